@@ -1,0 +1,41 @@
+# The README's two commands are `make run` and `make test`; .ci/run calls `make test`.
+# Everything installs into ./.venv (uv, locked by uv.lock); services fall back to embedded
+# PostgreSQL/Redis under ./var when DATABASE_URL/REDIS_URL are unset and nothing answers.
+
+PYTHON ?= python3.11
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint typecheck check bench fmt
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check 'uv>=0.9,<1'
+
+setup: $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+
+run: setup
+	$(PY) -m jackpot.embedded run
+
+test: setup
+	$(PY) -m jackpot.embedded exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+typecheck: setup
+	$(VENV)/bin/mypy .
+
+fmt: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: lint typecheck test
+
+bench: setup
+	$(PY) -m jackpot.embedded exec -- $(PY) benchmarks/place_ticket.py

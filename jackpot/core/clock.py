@@ -1,0 +1,30 @@
+"""Time helpers: the engine's notion of now and the contract's time format.
+
+Contract times are `YYYY-MM-DDTHH:MM:SS.ffffff` with no zone suffix: `created`/`updated`
+in UTC, `operator_time_*` in the operator's IANA time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+CONTRACT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.UTC)
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def format_utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime(CONTRACT_TIME_FORMAT)
+
+
+def format_in_zone(moment: dt.datetime, zone_name: str) -> str:
+    return moment.astimezone(zone(zone_name)).strftime(CONTRACT_TIME_FORMAT)

@@ -1,0 +1,231 @@
+"""Settings for the jackpot engine, read from the environment (django-environ).
+
+One module for every environment: behaviour differences come from variables, never from a
+separate production file. `.env.example` lists every variable read here.
+
+With `DEBUG` on (the default, for a laptop) the secrets fall back to development values;
+with `DEBUG=false` a missing `SECRET_KEY` or `OPERATOR_SECRET_ENCRYPTION_KEY` stops the
+process at start-up instead of running with a guessable key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from base64 import urlsafe_b64encode
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").exists():
+    environ.Env.read_env(str(BASE_DIR / ".env"))
+
+# ----------------------------------------------------------------------------- core
+DEBUG = env.bool("DEBUG", default=True)
+
+_DEV_SECRET_KEY = "django-insecure-local-development-only-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG=false: use 50+ random characters.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "django_prometheus",
+    "operators",
+    "betcards",
+    "tickets",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "jackpot.urls"
+WSGI_APPLICATION = "jackpot.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "jackpot" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ----------------------------------------------------------------------------- database
+# PostgreSQL only. Persistent connections (one per server worker) with health checks; see
+# https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/jackpot"),
+}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ----------------------------------------------------------------------------- auth, i18n
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# ----------------------------------------------------------------------------- static files
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# ----------------------------------------------------------------------------- security
+# With DEBUG off these pass `manage.py check --deploy`. SECURE_SSL_REDIRECT defaults off
+# because TLS usually ends at the deployer's proxy, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+if not SECURE_SSL_REDIRECT:
+    # TLS terminates at the proxy in front of gunicorn (docker-compose.yml documents it).
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
+
+# Operator secret keys are stored encrypted (Fernet). The variable holds one or more
+# comma-separated Fernet keys: the first encrypts, all decrypt (key rotation).
+_DEV_ENCRYPTION_KEY = urlsafe_b64encode(hashlib.sha256(b"jackpot-local-development").digest())
+OPERATOR_SECRET_ENCRYPTION_KEYS = env.list("OPERATOR_SECRET_ENCRYPTION_KEY", default=[])
+if not OPERATOR_SECRET_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "OPERATOR_SECRET_ENCRYPTION_KEY must be set when DEBUG is off (generate one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key()"
+            ".decode())'`)."
+        )
+    OPERATOR_SECRET_ENCRYPTION_KEYS = [_DEV_ENCRYPTION_KEY.decode()]
+
+# ----------------------------------------------------------------------------- REST API
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Jackpot Bet Engine API",
+    "DESCRIPTION": "Operator-facing API of the jackpot bet engine (see README for error codes).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+# Requests larger than this are refused with 413 before parsing (contract § Authentication).
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+# ----------------------------------------------------------------------------- engine rules
+SIGNATURE_MAX_SKEW_SECONDS = env.int("SIGNATURE_MAX_SKEW_SECONDS", default=300)
+TICKET_SOURCES = env.list(
+    "TICKET_SOURCES",
+    default=["desktop", "mobile", "android", "iphone", "ussd", "sms", "telegram", "app", "retail"],
+)
+TICKET_CODE_ATTEMPTS = env.int("TICKET_CODE_ATTEMPTS", default=5)
+PAM_CONNECT_TIMEOUT_SECONDS = env.float("PAM_CONNECT_TIMEOUT_SECONDS", default=3.0)
+PAM_READ_TIMEOUT_SECONDS = env.float("PAM_READ_TIMEOUT_SECONDS", default=10.0)
+PAM_RETRY_BASE_SECONDS = env.float("PAM_RETRY_BASE_SECONDS", default=2.0)
+PAM_RETRY_MAX_DELAY_SECONDS = env.float("PAM_RETRY_MAX_DELAY_SECONDS", default=300.0)
+PAM_RETRY_WINDOW_SECONDS = env.float("PAM_RETRY_WINDOW_SECONDS", default=15 * 60.0)
+PAM_DISCARD_RETRY_MINUTES = env.float("PAM_DISCARD_RETRY_MINUTES", default=30.0)
+PAM_DELIVERY_LEASE_SECONDS = env.float("PAM_DELIVERY_LEASE_SECONDS", default=60.0)
+PAM_OUTBOX_SWEEP_SECONDS = env.float("PAM_OUTBOX_SWEEP_SECONDS", default=10.0)
+TICKET_CLOSED_DELAY_HOURS = env.float("TICKET_CLOSED_DELAY_HOURS", default=24.0)
+
+# ----------------------------------------------------------------------------- Celery
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+# At-least-once: a task is acknowledged after it ran, and re-delivered if its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
+# Publishing must never hang a ticket placement when Redis is down: fail fast, the outbox
+# sweep re-queues the row later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# ----------------------------------------------------------------------------- logging
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

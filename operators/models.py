@@ -1,0 +1,92 @@
+"""Operators: the betting sites that sell jackpot tickets through the API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cached_property
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from operators.secrets import decrypt_secret, encrypt_secret
+
+
+class ExciseType(models.TextChoices):
+    INCLUSIVE = "inclusive", "Inclusive (taken out of the price)"
+    EXCLUSIVE = "exclusive", "Exclusive (charged on top of the price)"
+
+
+def _percent_field(
+    comment: str, *, null: bool = False, default: Decimal | None = None
+) -> models.DecimalField:  # type: ignore[type-arg]
+    return models.DecimalField(
+        max_digits=5, decimal_places=2, null=null, blank=null, default=default, db_comment=comment
+    )
+
+
+class Operator(models.Model):
+    name = models.CharField(
+        max_length=100, unique=True, db_comment="Operator name, sent in the operator-name header"
+    )
+    secret_key_encrypted = models.TextField(
+        db_comment="HMAC secret key, Fernet-encrypted with OPERATOR_SECRET_ENCRYPTION_KEY"
+    )
+    webhook_url = models.URLField(
+        max_length=500, blank=True, db_comment="PAM webhook URL; empty means none (code 114)"
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", db_comment="IANA time zone for operator_time_* fields"
+    )
+    ext_percent = _percent_field("Excise percent, 0-100", default=Decimal(0))
+    ext_type = models.CharField(
+        max_length=9,
+        choices=ExciseType.choices,
+        default=ExciseType.INCLUSIVE,
+        db_comment="Excise type: inclusive or exclusive",
+    )
+    wht_percent = _percent_field("Withholding tax percent on winnings, 0-100", default=Decimal(0))
+    currencies = ArrayField(
+        models.CharField(max_length=3),
+        default=list,
+        blank=True,
+        db_comment="Allowed ISO 4217 currencies; empty means any",
+    )
+    aff_comm_percent = _percent_field(
+        "Affiliate instant commission percent of stake, null when not configured", null=True
+    )
+    is_active = models.BooleanField(default=True, db_comment="Inactive operators get 403")
+    created_at = models.DateTimeField(auto_now_add=True, db_comment="When the row was created")
+    updated_at = models.DateTimeField(auto_now=True, db_comment="When the row last changed")
+
+    class Meta:
+        db_table_comment = "Betting sites that sell jackpot tickets through the API"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ext_percent__gte=0, ext_percent__lte=100), name="operator_ext_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(wht_percent__gte=0, wht_percent__lte=100), name="operator_wht_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(aff_comm_percent__isnull=True)
+                | Q(aff_comm_percent__gte=0, aff_comm_percent__lte=100),
+                name="operator_aff_comm_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(ext_type__in=ExciseType.values), name="operator_ext_type_valid"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="operator_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @cached_property
+    def secret_key(self) -> str:
+        """The plain secret, decrypted on first use and kept for this instance only."""
+        return decrypt_secret(self.secret_key_encrypted)
+
+    def set_secret_key(self, plain: str) -> None:
+        self.secret_key_encrypted = encrypt_secret(plain)
+        self.__dict__["secret_key"] = plain
