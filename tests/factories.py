@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,9 @@ from betcards.models import (
     Market,
     Team,
 )
+from jackpot.core.money import round_half_up_cents
 from operators.models import ExciseType, Operator
+from tickets.models import Selection, Ticket
 
 DEFAULT_SECRET = "test-secret-key-0123456789"
 
@@ -109,4 +112,59 @@ class BetcardFactory(factory.django.DjangoModelFactory[Betcard]):
         BetcardEvent.objects.bulk_create(
             BetcardEvent(betcard=obj, event=event, position=position)
             for position, event in enumerate(events, start=1)
+        )
+
+
+class TicketFactory(factory.django.DjangoModelFactory[Ticket]):
+    """An open ticket on a betcard, picking bet `event.id*10` (home win) on every card event.
+
+    Pass `picks={event_id: bet_id}` to choose bets; taxes are the operator's 12.5 % inclusive
+    excise on the card's price (stake 444 for price 500).
+    """
+
+    class Meta:
+        model = Ticket
+        skip_postgeneration_save = True
+
+    id = factory.Sequence(lambda n: f"{int(time.time()):08x}{n:016x}")
+    code = factory.Sequence(lambda n: f"T{n:05d}")
+    operator = factory.SubFactory(OperatorFactory)
+    betcard = factory.SubFactory(BetcardFactory, events=3)
+    token = factory.Sequence(lambda n: f"player-token-{n}")
+    psp = "mobile"
+    price = factory.LazyAttribute(lambda t: t.betcard.price)
+    stake = factory.LazyAttribute(
+        lambda t: round_half_up_cents(Decimal(t.price) / (1 + t.operator.ext_percent / 100))
+    )
+    currency = factory.LazyAttribute(lambda t: t.betcard.currency)
+    ext_percent = factory.LazyAttribute(lambda t: t.operator.ext_percent)
+    ext_type = ExciseType.INCLUSIVE
+    ext_amount = factory.LazyAttribute(lambda t: t.price - t.stake)
+    wht_percent = factory.LazyAttribute(lambda t: t.operator.wht_percent)
+    source = "desktop"
+    type = "jackpot"
+    odds = Decimal("9.26")
+    prize = factory.LazyAttribute(lambda t: t.betcard.prize)
+    bonus_prizes = factory.LazyAttribute(lambda t: list(t.betcard.bonus_prizes))
+    created_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyAttribute(lambda t: t.created_at)
+
+    @factory.post_generation
+    def picks(obj: Ticket, create: bool, extracted: dict[int, int] | None, **kwargs: Any) -> None:
+        if not create:
+            return
+        chosen = extracted or {
+            event_id: event_id * 10
+            for event_id in obj.betcard.card_events.values_list("event_id", flat=True)
+        }
+        bets = Bet.objects.in_bulk(list(chosen.values()))
+        Selection.objects.bulk_create(
+            Selection(
+                ticket=obj,
+                event_id=event_id,
+                bet_id=bet_id,
+                odds_submitted=bets[bet_id].odds,
+                odds_accepted=bets[bet_id].odds,
+            )
+            for event_id, bet_id in chosen.items()
         )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from betcards.models import BetcardEvent
-from tests.factories import BetcardFactory, OperatorFactory
+from tests.factories import BetcardFactory, OperatorFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,3 +23,11 @@ def test_betcard_factory_attaches_events_in_order() -> None:
     positions = list(BetcardEvent.objects.filter(betcard=card).values_list("position", flat=True))
 
     assert positions == [1, 2, 3]
+
+
+def test_ticket_factory_picks_every_card_event() -> None:
+    ticket = TicketFactory()
+
+    assert ticket.stake == 444
+    assert ticket.ext_amount == 56
+    assert ticket.selections.count() == 3

@@ -261,7 +261,10 @@ class WebhookDelivery(models.Model):
         max_length=64,
         db_comment="Unique per ticket: action plus a round number, so nothing is queued twice",
     )
-    payload = models.JSONField(db_comment="The data object sent, fields in contract order")
+    # Text, not jsonb: jsonb reorders keys, and the PAM gets fields in the documented order.
+    body = models.TextField(
+        db_comment="Exact compact JSON body sent ({action, data}), fields in contract order"
+    )
     status = models.CharField(
         max_length=10,
         choices=DeliveryStatus.choices,

@@ -13,21 +13,23 @@ from django.db import transaction
 
 from jackpot.core import clock
 from tickets.models import Ticket, WebhookDelivery
+from tickets.webhook_payloads import webhook_body
 
 
 def delivery_enqueue(
-    *, ticket: Ticket, action: str, payload: dict[str, Any], dedupe_key: str | None = None
+    *, ticket: Ticket, action: str, data: dict[str, Any], dedupe_key: str | None = None
 ) -> WebhookDelivery:
     """Write a pending delivery row; must run inside the transaction that changes the ticket.
 
-    `dedupe_key` defaults to the action name: at most one row per ticket and key exists.
+    `data` comes from `tickets.webhook_payloads`. `dedupe_key` defaults to the action name:
+    at most one row per ticket and key exists (a resettlement uses e.g. `ticket_win:2`).
     """
     delivery = WebhookDelivery.objects.create(
         ticket=ticket,
         operator_id=ticket.operator_id,
         action=action,
         dedupe_key=dedupe_key or action,
-        payload=payload,
+        body=webhook_body(action, data).decode(),
         next_attempt_at=clock.now(),
     )
     transaction.on_commit(lambda: delivery_kick(delivery.pk))
