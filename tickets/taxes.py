@@ -1,0 +1,100 @@
+"""Ticket money rules: taxes at creation and at settlement, prize tier shares.
+
+Implements contract.md § Taxes at creation and § Settlement (prize tiers, withholding tax).
+Pure functions returning frozen dataclasses whose constructors enforce the invariants; all
+rounding goes through `jackpot.core.money.round_half_up_cents`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from jackpot.core.money import percent_of, round_half_up_cents
+
+# ----------------------------------------------------------------------------- settlement
+# Withholding tax on winnings and the split of prize tiers (contract.md § Settlement).
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettlementTaxes:
+    """A settled ticket's payout: `net_payout + wht_amount == gross_payout`, WHT only on a win
+    larger than the stake."""
+
+    stake: int
+    gross_payout: int
+    wht_amount: int
+    net_payout: int
+
+    def __post_init__(self) -> None:
+        if self.gross_payout < 0 or self.wht_amount < 0:
+            raise ValueError(f"negative payout or tax: {self}")
+        if self.net_payout + self.wht_amount != self.gross_payout:
+            raise ValueError(f"net_payout + wht_amount != gross_payout: {self}")
+        if self.wht_amount and self.gross_payout <= self.stake:
+            raise ValueError(f"withholding tax on a payout not above the stake: {self}")
+
+
+def settlement_taxes(*, gross_payout: int, stake: int, wht_percent: Decimal) -> SettlementTaxes:
+    """WHT = round((gross − stake) × wht/100) when the payout exceeds the stake, else 0."""
+    winnings = gross_payout - stake
+    wht_amount = round_half_up_cents(percent_of(winnings, wht_percent)) if winnings > 0 else 0
+    return SettlementTaxes(
+        stake=stake,
+        gross_payout=gross_payout,
+        wht_amount=wht_amount,
+        net_payout=gross_payout - wht_amount,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierShare:
+    """One prize tier split equally among its winners, each share floored to the cent.
+
+    `share × winners + remainder == amount` always; a tier without winners pays nothing and
+    its whole amount is the remainder.
+    """
+
+    misses: int
+    amount: int
+    winners: int
+    share: int
+    remainder: int
+
+    def __post_init__(self) -> None:
+        if min(self.misses, self.amount, self.winners, self.share, self.remainder) < 0:
+            raise ValueError(f"negative tier figure: {self}")
+        if self.share * self.winners + self.remainder != self.amount:
+            raise ValueError(f"shares plus remainder != tier amount: {self}")
+        if self.winners and self.remainder >= self.winners:
+            raise ValueError(f"remainder could pay another cent to every winner: {self}")
+        if not self.winners and self.share:
+            raise ValueError(f"a share without winners: {self}")
+
+    @property
+    def paid(self) -> int:
+        return self.share * self.winners
+
+
+def tier_share(*, misses: int, amount: int, winners: int) -> TierShare:
+    """Split `amount` cents equally among `winners`, flooring each share to the cent."""
+    share, remainder = divmod(amount, winners) if winners else (0, amount)
+    return TierShare(
+        misses=misses, amount=amount, winners=winners, share=share, remainder=remainder
+    )
+
+
+def prize_tiers(
+    *, prize: int, bonus_prizes: Sequence[int], winners_by_misses: Mapping[int, int]
+) -> list[TierShare]:
+    """Every tier of a card: 0 misses shares `prize`, k misses share `bonus_prizes[k-1]`.
+
+    `winners_by_misses` counts graded tickets per number of misses; counts beyond the last
+    bonus prize are ignored (those tickets win nothing).
+    """
+    amounts = [prize, *bonus_prizes]
+    return [
+        tier_share(misses=misses, amount=amount, winners=winners_by_misses.get(misses, 0))
+        for misses, amount in enumerate(amounts)
+    ]
