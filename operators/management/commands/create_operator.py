@@ -1,0 +1,80 @@
+"""`manage.py create_operator NAME [...]` (operations.md § create_operator).
+
+Prints one JSON object `{"operator": NAME, "secret_key": "..."}` on standard output. An
+existing name fails unless `--rotate-secret` is given, which issues that operator a new key.
+"""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from operators.models import ExciseType, Operator
+from operators.services import OperatorInvalid, operator_create, operator_rotate_secret
+
+_SETTING_OPTIONS = ("webhook_url", "timezone", "ext", "ext_type", "wht", "currencies", "aff_comm")
+
+
+class Command(BaseCommand):
+    help = "Register an operator (or rotate its secret key) and print its secret key as JSON."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name", help="Operator name, sent in the operator-name header")
+        parser.add_argument("--webhook-url", help="PAM webhook URL (default: none)")
+        parser.add_argument("--timezone", help="IANA time zone (default: UTC)")
+        parser.add_argument("--ext", help="Excise percent, 0-100 (default: 0)")
+        parser.add_argument(
+            "--ext-type", choices=ExciseType.values, help="Excise type (default: inclusive)"
+        )
+        parser.add_argument("--wht", help="Withholding tax percent on winnings (default: 0)")
+        parser.add_argument(
+            "--currencies", help="Comma-separated ISO 4217 codes, e.g. KES,USD (empty: any)"
+        )
+        parser.add_argument("--aff-comm", help="Affiliate instant commission percent (optional)")
+        parser.add_argument(
+            "--rotate-secret",
+            action="store_true",
+            help="Issue a new secret key to the existing operator NAME (changes nothing else)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name: str = options["name"]
+        if options["rotate_secret"]:
+            secret = self._rotate(name, options)
+        else:
+            secret = self._create(name, options)
+        self.stdout.write(json.dumps({"operator": name, "secret_key": secret}))
+
+    def _rotate(self, name: str, options: dict[str, Any]) -> str:
+        operator = Operator.objects.filter(name=name).first()
+        if operator is None:
+            raise CommandError(
+                f"operator {name!r} does not exist; run create_operator without --rotate-secret "
+                "to register it"
+            )
+        ignored = [f"--{key.replace('_', '-')}" for key in _SETTING_OPTIONS if options[key]]
+        if ignored:
+            self.stderr.write(
+                f"note: --rotate-secret changes only the secret key; ignored {', '.join(ignored)}"
+            )
+        return operator_rotate_secret(operator=operator)
+
+    def _create(self, name: str, options: dict[str, Any]) -> str:
+        currencies = options["currencies"] or ""
+        try:
+            _operator, secret = operator_create(
+                name=name,
+                webhook_url=options["webhook_url"] or "",
+                timezone=options["timezone"] or "UTC",
+                ext_percent=options["ext"] or "0",
+                ext_type=options["ext_type"] or ExciseType.INCLUSIVE,
+                wht_percent=options["wht"] or "0",
+                currencies=[code.strip() for code in currencies.split(",") if code.strip()],
+                aff_comm_percent=options["aff_comm"],
+            )
+        except OperatorInvalid as exc:
+            raise CommandError(str(exc)) from exc
+        return secret

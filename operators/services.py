@@ -1,0 +1,153 @@
+"""Registering operators and rotating their secret keys (operations.md § create_operator).
+
+Used by the `create_operator` command and the admin. The plain secret key is returned once,
+to be handed to the operator; the database only keeps it encrypted (operators/secrets.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+
+from jackpot.core.money import to_decimal
+from operators.models import ExciseType, Operator
+from operators.secrets import generate_secret_key
+
+# Sent in the `operator-name` header: visible ASCII, single inner spaces, nothing at the ends.
+_NAME_PATTERN = re.compile(r"[!-~]+(?: [!-~]+)*")
+_NAME_MAX_LENGTH = Operator._meta.get_field("name").max_length or 100
+_CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
+_HUNDRED = Decimal(100)
+_PERCENT_PLACES = Decimal("0.01")
+
+
+class OperatorInvalid(ValueError):
+    """A setting of the operator is not acceptable; the message says which and why."""
+
+
+class OperatorExists(OperatorInvalid):
+    """An operator with this name is already registered."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"operator {name!r} already exists; nothing was changed "
+            "(use --rotate-secret to issue it a new secret key)"
+        )
+
+
+def operator_create(
+    *,
+    name: str,
+    webhook_url: str = "",
+    timezone: str = "UTC",
+    ext_percent: Decimal | int | str,
+    ext_type: str,
+    wht_percent: Decimal | int | str,
+    currencies: Iterable[str],
+    aff_comm_percent: Decimal | int | str | None,
+) -> tuple[Operator, str]:
+    """Register an operator; returns it with its plain secret key (shown only this once).
+
+    Raises OperatorInvalid naming the bad setting, or OperatorExists when the name is taken
+    (the unique index decides, so two concurrent creations cannot both succeed).
+    """
+    operator = Operator(
+        name=_valid_name(name),
+        webhook_url=_valid_webhook_url(webhook_url),
+        timezone=_valid_timezone(timezone),
+        ext_percent=_valid_percent("ext", ext_percent),
+        ext_type=_valid_ext_type(ext_type),
+        wht_percent=_valid_percent("wht", wht_percent),
+        currencies=_valid_currencies(currencies),
+        aff_comm_percent=(
+            None if aff_comm_percent is None else _valid_percent("aff_comm", aff_comm_percent)
+        ),
+    )
+    secret = generate_secret_key()
+    operator.set_secret_key(secret)
+    try:
+        with transaction.atomic():
+            operator.save()
+    except IntegrityError as exc:
+        if Operator.objects.filter(name=operator.name).exists():
+            raise OperatorExists(operator.name) from exc
+        raise
+    return operator, secret
+
+
+def operator_rotate_secret(*, operator: Operator) -> str:
+    """Give the operator a new secret key and return it in plain; the old one stops working."""
+    secret = generate_secret_key()
+    operator.set_secret_key(secret)
+    operator.save(update_fields=["secret_key_encrypted", "updated_at"])
+    return secret
+
+
+def _valid_name(name: str) -> str:
+    if len(name) > _NAME_MAX_LENGTH or not _NAME_PATTERN.fullmatch(name):
+        raise OperatorInvalid(
+            f"name {name!r} must be 1-{_NAME_MAX_LENGTH} visible ASCII characters "
+            "(single spaces allowed inside); it is sent in the operator-name header"
+        )
+    return name
+
+
+def _valid_webhook_url(url: str) -> str:
+    if not url:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise OperatorInvalid(f"webhook URL {url!r} is not an http(s) URL") from None
+    if len(url) > 500:
+        raise OperatorInvalid("webhook URL is longer than 500 characters")
+    return url
+
+
+def _valid_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise OperatorInvalid(
+            f"time zone {name!r} is not an IANA time zone (e.g. UTC, Africa/Nairobi)"
+        ) from None
+    return name
+
+
+def _valid_percent(field: str, value: Decimal | int | str) -> Decimal:
+    problem = f"{field} percent {value!r} must be a number from 0 to 100 with at most 2 decimals"
+    if isinstance(value, bool):
+        raise OperatorInvalid(problem)
+    try:
+        percent = to_decimal(value)
+    except InvalidOperation:
+        raise OperatorInvalid(problem) from None
+    if (
+        not percent.is_finite()
+        or not 0 <= percent <= _HUNDRED
+        or percent != percent.quantize(_PERCENT_PLACES)
+    ):
+        raise OperatorInvalid(problem)
+    return percent
+
+
+def _valid_ext_type(value: str) -> str:
+    if value not in ExciseType.values:
+        raise OperatorInvalid(f"ext type {value!r} must be one of: {', '.join(ExciseType.values)}")
+    return value
+
+
+def _valid_currencies(codes: Iterable[str]) -> list[str]:
+    valid: list[str] = []
+    for code in codes:
+        if not _CURRENCY_PATTERN.fullmatch(code):
+            raise OperatorInvalid(f"currency {code!r} is not an ISO 4217 code like KES or USD")
+        if code not in valid:
+            valid.append(code)
+    return valid
