@@ -142,6 +142,8 @@ class Ticket(models.Model):
 
     class Meta:
         db_table_comment = "Jackpot tickets sold to players through operators"
+        # Tickets are read-only in the back office; cancelling one is its own permission.
+        permissions = [("cancel_ticket", "Can cancel a ticket (sends ticket_discard)")]
         constraints = [
             models.CheckConstraint(condition=Q(price__gt=0), name="ticket_price_positive"),
             models.CheckConstraint(condition=Q(stake__gte=0), name="ticket_stake_not_negative"),
@@ -301,6 +303,7 @@ class WebhookDelivery(models.Model):
     class Meta:
         db_table_comment = "PAM webhooks to send (transactional outbox), one row per webhook"
         verbose_name_plural = "webhook deliveries"
+        permissions = [("retry_webhookdelivery", "Can retry a webhook delivery now")]
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket", "dedupe_key"],
