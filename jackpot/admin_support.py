@@ -1,0 +1,100 @@
+"""Helpers shared by the back office's admin classes (contract.md § Who uses it: staff).
+
+Every custom staff action (rotate a secret, cancel a ticket, settle a card...) is confirmed on
+a page of its own before it runs and leaves a row in Django's admin log; these helpers give
+all of them the same confirmation page, the same log entry and the same money formatting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+CONFIRM_TEMPLATE = "admin/jackpot/confirm.html"
+
+
+def format_cents(cents: int | None, currency: str = "") -> str:
+    """`123456, "USD"` → `1,234.56 USD`; None (no tickets yet) → `0.00`."""
+    value = cents or 0
+    sign = "-" if value < 0 else ""
+    whole, part = divmod(abs(value), 100)
+    text = f"{sign}{whole:,}.{part:02d}"
+    return f"{text} {currency}".strip()
+
+
+def log_staff_action(request: HttpRequest, obj: Model, message: str) -> LogEntry:
+    """Record a custom staff action on `obj` in the admin log (shown in its History page)."""
+    return LogEntry.objects.log_actions(
+        user_id=_staff_id(request),
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+
+
+def log_staff_actions(request: HttpRequest, objects: Iterable[Model], message: str) -> None:
+    """The same entry on several objects (one row each), e.g. after a bulk action."""
+    items = list(objects)
+    if items:
+        LogEntry.objects.log_actions(
+            user_id=_staff_id(request), queryset=items, action_flag=CHANGE, change_message=message
+        )
+
+
+def _staff_id(request: HttpRequest) -> int:
+    user_id = request.user.pk
+    if not isinstance(user_id, int):
+        raise TypeError("staff actions are logged for a logged-in staff member only")
+    return user_id
+
+
+def confirmation_page(
+    request: HttpRequest,
+    *,
+    model_admin: admin.ModelAdmin[Any],
+    title: str,
+    question: str,
+    objects: Iterable[Model],
+    submit_label: str,
+    hidden: Mapping[str, str | Iterable[str]] | None = None,
+    reason_label: str = "",
+    warning: str = "",
+) -> TemplateResponse:
+    """A page that asks the staff member to confirm an action before it runs.
+
+    The form posts back to the same URL with `confirmed=yes` and the `hidden` fields (for a
+    changelist action: `action` and every `_selected_action`). With `reason_label` the page
+    also asks for a reason, posted as `reason`, which the action must record.
+    """
+    fields: list[tuple[str, str]] = []
+    for name, value in (hidden or {}).items():
+        values = [value] if isinstance(value, str) else list(value)
+        fields.extend((name, item) for item in values)
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "question": question,
+        "objects": list(objects),
+        "submit_label": submit_label,
+        "hidden_fields": fields,
+        "reason_label": reason_label,
+        "warning": warning,
+        "opts": opts,
+        "app_label": opts.app_label,
+        "ContentType": ContentType,
+    }
+    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
+def is_confirmed(request: HttpRequest) -> bool:
+    return request.method == "POST" and request.POST.get("confirmed") == "yes"

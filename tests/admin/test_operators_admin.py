@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.test import Client
+from django.urls import reverse
+
+from operators.admin import SECRET_PLACEHOLDER, timezone_choices
+from operators.models import Operator
+from tests.factories import DEFAULT_SECRET, OperatorFactory
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = reverse("admin:operators_operator_add")
+
+
+def operator_form(**overrides: str) -> dict[str, str]:
+    return {
+        "name": "acme",
+        "is_active": "on",
+        "webhook_url": "https://pam.acme.example/hook",
+        "timezone": "Africa/Nairobi",
+        "currencies": "KES,USD",
+        "ext_percent": "12.5",
+        "ext_type": "inclusive",
+        "wht_percent": "10",
+        "aff_comm_percent": "",
+        **overrides,
+    }
+
+
+def test_creating_an_operator_shows_its_secret_once_and_never_again(
+    manager_client: Client,
+) -> None:
+    # when
+    response = manager_client.post(ADD_URL, operator_form())
+
+    # then the answer to the POST holds the secret, uncached
+    operator = Operator.objects.get(name="acme")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"].split(", ")
+    assert operator.secret_key in response.content.decode()
+    assert operator.timezone == "Africa/Nairobi"
+    assert operator.currencies == ["KES", "USD"]
+    assert operator.secret_key not in operator.secret_key_encrypted
+    # and no later page shows it
+    change = manager_client.get(reverse("admin:operators_operator_change", args=[operator.pk]))
+    listing = manager_client.get(reverse("admin:operators_operator_changelist"))
+    for page in (change, listing):
+        assert operator.secret_key not in page.content.decode()
+    assert SECRET_PLACEHOLDER in change.content.decode()
+    assert LogEntry.objects.filter(object_id=str(operator.pk), action_flag=ADDITION).count() == 1
+
+
+def test_a_new_operator_can_be_created_inactive(manager_client: Client) -> None:
+    manager_client.post(ADD_URL, operator_form(is_active=""))
+
+    assert Operator.objects.get(name="acme").is_active is False
+
+
+def test_operator_form_rejects_out_of_range_taxes_and_bad_currencies(
+    manager_client: Client,
+) -> None:
+    response = manager_client.post(
+        ADD_URL, operator_form(ext_percent="150", currencies="kes,USD", timezone="Mars/Base")
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"ext_percent", "currencies", "timezone"}
+    assert not Operator.objects.exists()
+
+
+def test_rotating_the_secret_asks_first_then_shows_the_new_key_once(
+    manager_client: Client,
+) -> None:
+    # given
+    operator = OperatorFactory(name="acme")
+    url = reverse("admin:operators_operator_rotate_secret", args=[operator.pk])
+
+    # when the manager opens the rotate page
+    question = manager_client.get(url)
+
+    # then nothing changed yet
+    assert question.status_code == 200
+    assert "Yes, rotate the secret" in question.content.decode()
+    assert Operator.objects.get(pk=operator.pk).secret_key == DEFAULT_SECRET
+
+    # when they confirm
+    response = manager_client.post(url, {"confirmed": "yes"})
+
+    # then a new key is shown once and logged
+    rotated = Operator.objects.get(pk=operator.pk)
+    assert rotated.secret_key != DEFAULT_SECRET
+    assert rotated.secret_key in response.content.decode()
+    assert "no-store" in response["Cache-Control"].split(", ")
+    entry = LogEntry.objects.get(object_id=str(operator.pk), action_flag=CHANGE)
+    assert entry.get_change_message() == "Rotated the secret key."
+    assert entry.user.username == "manny"
+
+
+def test_timezone_choices_are_sorted_iana_names_with_utc_first() -> None:
+    names = [value for value, _ in timezone_choices()]
+
+    assert names[0] == "UTC"
+    assert "Africa/Nairobi" in names
+    assert names[1:] == sorted(names[1:])
+
+
+def test_clerk_sees_operators_but_cannot_add_change_or_rotate(clerk_client: Client) -> None:
+    operator = OperatorFactory(name="acme")
+
+    listing = clerk_client.get(reverse("admin:operators_operator_changelist"))
+    add = clerk_client.get(ADD_URL)
+    rotate = clerk_client.post(
+        reverse("admin:operators_operator_rotate_secret", args=[operator.pk]), {"confirmed": "yes"}
+    )
+    change = clerk_client.post(
+        reverse("admin:operators_operator_change", args=[operator.pk]),
+        operator_form(name="renamed"),
+    )
+
+    assert listing.status_code == 200
+    assert add.status_code == 403
+    assert rotate.status_code == 403
+    assert change.status_code == 403
+    assert Operator.objects.get(pk=operator.pk).secret_key == DEFAULT_SECRET
+    assert Operator.objects.get(pk=operator.pk).name == "acme"
