@@ -7,6 +7,7 @@ message or the session, never shown again: the change form shows a placeholder).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -19,14 +20,16 @@ from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from jackpot.admin_support import confirmation_page, is_confirmed, log_staff_action
+from jackpot.core import clock
 from operators.models import Operator
+from operators.pam import PamAnswer, pam_post
 from operators.services import operator_create, operator_rotate_secret
 
 SECRET_PLACEHOLDER = "••• (rotate to get a new one)"  # noqa: S105 - a label, not a key
@@ -37,6 +40,23 @@ else:
     OperatorModelAdmin = admin.ModelAdmin
 
 _PERCENT_VALIDATORS = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))]
+
+
+def test_webhook_body(operator: Operator) -> bytes:
+    """`{"action":"test","data":{"operator":...,"sent_at":...}}`, compact like every webhook."""
+    data = {"operator": operator.name, "sent_at": clock.format_utc(clock.now())}
+    return json.dumps({"action": "test", "data": data}, separators=(",", ":")).encode()
+
+
+def describe_answer(answer: PamAnswer) -> str:
+    """One line for the staff member: outcome, HTTP status, latency and the start of the body."""
+    status = f"HTTP {answer.http_status}" if answer.http_status is not None else "no answer"
+    text = f"{answer.outcome} ({status}, {answer.latency_ms} ms)"
+    if answer.error and answer.http_status is None:
+        text += f": {answer.error}"
+    if answer.excerpt:
+        text += f"; body: {answer.excerpt[:200]}"
+    return text
 
 
 @cache
@@ -113,7 +133,7 @@ class OperatorAdmin(OperatorModelAdmin):
     search_fields = ["name"]
     ordering = ["name"]
     readonly_fields = ["secret_key_display", "created_at", "updated_at"]
-    actions = ["activate", "deactivate"]
+    actions = ["send_test_webhook", "activate", "deactivate"]
     fieldsets = [
         (None, {"fields": ["name", "is_active", "secret_key_display"]}),
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
@@ -206,6 +226,11 @@ class OperatorAdmin(OperatorModelAdmin):
                 self.admin_site.admin_view(self.rotate_secret_view),
                 name="operators_operator_rotate_secret",
             ),
+            path(
+                "<int:object_id>/test-webhook/",
+                self.admin_site.admin_view(self.test_webhook_view),
+                name="operators_operator_test_webhook",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -229,7 +254,57 @@ class OperatorAdmin(OperatorModelAdmin):
         log_staff_action(request, operator, "Rotated the secret key.")
         return self._secret_once(request, operator, secret, created=False)
 
+    def test_webhook_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        operator = get_object_or_404(Operator, pk=object_id)
+        if not self.has_change_permission(request, operator):
+            raise PermissionDenied
+        if not is_confirmed(request):
+            return confirmation_page(
+                request,
+                model_admin=self,
+                title=f"Send a test webhook to {operator.name}",
+                question=(
+                    "POST a signed webhook with action “test” to "
+                    f"{operator.webhook_url or '(no URL)'} and show what the PAM answers? "
+                    "It moves no money."
+                ),
+                objects=[operator],
+                submit_label="Send the test webhook",
+            )
+        self._send_test_webhook(request, operator)
+        return HttpResponseRedirect(reverse("admin:operators_operator_change", args=[operator.pk]))
+
+    def _send_test_webhook(self, request: HttpRequest, operator: Operator) -> PamAnswer:
+        answer = pam_post(operator=operator, body=test_webhook_body(operator))
+        report = describe_answer(answer)
+        log_staff_action(request, operator, f"Sent a test webhook: {report}")
+        level = messages.SUCCESS if answer.delivered else messages.ERROR
+        self.message_user(request, f"Test webhook to {operator.name}: {report}", level)
+        return answer
+
     # -------------------------------------------------------------------- actions
+    @admin.action(description="Send a test webhook to selected operators", permissions=["change"])
+    def send_test_webhook(
+        self, request: HttpRequest, queryset: QuerySet[Operator]
+    ) -> HttpResponse | None:
+        operators = list(queryset)
+        if not is_confirmed(request):
+            return confirmation_page(
+                request,
+                model_admin=self,
+                title="Send test webhooks",
+                question="POST a signed “test” webhook to the PAM of each of these operators?",
+                objects=operators,
+                submit_label="Send the test webhooks",
+                hidden={
+                    "action": "send_test_webhook",
+                    "_selected_action": [str(op.pk) for op in operators],
+                },
+            )
+        for operator in operators:
+            self._send_test_webhook(request, operator)
+        return None
+
     @admin.action(description="Activate selected operators", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Operator]) -> None:
         self._set_active(request, queryset, active=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.test import Client
@@ -7,6 +9,8 @@ from django.urls import reverse
 
 from operators.admin import SECRET_PLACEHOLDER, timezone_choices
 from operators.models import Operator
+from operators.signing import signature
+from tests.admin.conftest import LocalPam
 from tests.factories import DEFAULT_SECRET, OperatorFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +130,44 @@ def test_clerk_sees_operators_but_cannot_add_change_or_rotate(clerk_client: Clie
     assert change.status_code == 403
     assert Operator.objects.get(pk=operator.pk).secret_key == DEFAULT_SECRET
     assert Operator.objects.get(pk=operator.pk).name == "acme"
+
+
+def test_send_test_webhook_posts_a_signed_test_action_and_reports_the_answer(
+    manager_client: Client, local_pam: LocalPam
+) -> None:
+    # given
+    operator = OperatorFactory(name="acme", webhook_url=local_pam.url)
+    local_pam.answer_with(200, b'{"ok":true}')
+    url = reverse("admin:operators_operator_test_webhook", args=[operator.pk])
+
+    # when
+    response = manager_client.post(url, {"confirmed": "yes"}, follow=True)
+
+    # then
+    [(headers, body)] = local_pam.received
+    assert json.loads(body)["action"] == "test"
+    assert json.loads(body)["data"]["operator"] == "acme"
+    assert headers["signature"] == signature(DEFAULT_SECRET, headers["timestamp"], body)
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith("Test webhook to acme: delivered (HTTP 200, ")
+    assert message.endswith('; body: {"ok":true}')
+    entry = LogEntry.objects.get(object_id=str(operator.pk), action_flag=CHANGE)
+    assert entry.get_change_message().startswith("Sent a test webhook: delivered (HTTP 200")
+
+
+def test_send_test_webhook_reports_a_refusal_as_an_error(
+    manager_client: Client, local_pam: LocalPam
+) -> None:
+    operator = OperatorFactory(name="acme", webhook_url=local_pam.url)
+    local_pam.answer_with(403, b"bad signature")
+
+    response = manager_client.post(
+        reverse("admin:operators_operator_changelist"),
+        {"action": "send_test_webhook", "_selected_action": [operator.pk], "confirmed": "yes"},
+        follow=True,
+    )
+
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "error"
+    assert str(message).startswith("Test webhook to acme: refused (HTTP 403, ")
+    assert str(message).endswith("; body: bad signature")
