@@ -125,6 +125,12 @@ class Ticket(models.Model):
     request_fingerprint = models.CharField(
         max_length=64, blank=True, db_comment="SHA-256 of the placement request body"
     )
+    placement_response = models.TextField(
+        null=True,
+        blank=True,
+        db_comment="Exact JSON body of the first 200 answer, replayed for a repeated "
+        "Idempotency-Key; null when the request had no key",
+    )
     created_at = models.DateTimeField(db_comment="Creation time (UTC)")
     updated_at = models.DateTimeField(db_comment="Last change time (UTC)")
     settled_at = models.DateTimeField(
