@@ -383,6 +383,11 @@ class Settlement(models.Model):
     all_void = models.BooleanField(
         default=False, db_comment="Every event was void: tickets are void and refunded"
     )
+    results = models.JSONField(
+        default=dict,
+        db_comment="Event results graded in this round, frozen with the tiers: lists of ids "
+        "(event_ids, void_event_ids, winning_bet_ids, void_bet_ids, matching_bet_ids)",
+    )
     reason = models.TextField(blank=True, db_comment="Why the card was resettled; empty for 1")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
