@@ -11,6 +11,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("be/", include("tickets.api.urls")),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("", include("django_prometheus.urls")),

@@ -11,7 +11,85 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from jackpot.core.money import percent_of, round_half_up_cents
+from jackpot.core.money import HUNDRED, percent_of, round_half_up_cents
+
+# ----------------------------------------------------------------------------- creation
+# Excise, WHT percent snapshot and affiliate commission when a ticket is placed
+# (contract.md § Taxes at creation).
+
+INCLUSIVE = "inclusive"
+EXCLUSIVE = "exclusive"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreationTaxes:
+    """A new ticket's money: inclusive excise comes out of the price (`stake + ext_amount ==
+    price`), exclusive excise is charged on top (`stake == price`); the affiliate commission
+    is either fully present (percent and amount) or fully absent."""
+
+    price: int
+    stake: int
+    ext_percent: Decimal
+    ext_type: str
+    ext_amount: int
+    wht_percent: Decimal
+    aff_comm_percent: Decimal | None
+    aff_comm_amount: int | None
+
+    def __post_init__(self) -> None:
+        if self.price <= 0 or self.stake < 0 or self.ext_amount < 0:
+            raise ValueError(f"non-positive price or negative stake/excise: {self}")
+        if self.ext_type == INCLUSIVE and self.stake + self.ext_amount != self.price:
+            raise ValueError(f"inclusive excise: stake + ext_amount != price: {self}")
+        if self.ext_type == EXCLUSIVE and self.stake != self.price:
+            raise ValueError(f"exclusive excise: stake != price: {self}")
+        if self.ext_type not in (INCLUSIVE, EXCLUSIVE):
+            raise ValueError(f"unknown excise type: {self}")
+        if (self.aff_comm_percent is None) != (self.aff_comm_amount is None):
+            raise ValueError(f"affiliate commission half present: {self}")
+        if self.aff_comm_amount is not None and not 0 <= self.aff_comm_amount <= self.stake:
+            raise ValueError(f"affiliate commission outside 0..stake: {self}")
+
+
+def creation_taxes(
+    *,
+    price: int,
+    ext_percent: Decimal,
+    ext_type: str,
+    wht_percent: Decimal,
+    aff_comm_percent: Decimal | None,
+    atag: str | None,
+) -> CreationTaxes:
+    """Taxes of a ticket at creation from the operator's settings (all percents 0-100).
+
+    - inclusive: `stake = round(price / (1 + ext/100))`, `ext_amount = price − stake`
+      (price 500, ext 12.5 → stake 444, ext_amount 56);
+    - exclusive: `stake = price`, `ext_amount = round(price × ext/100)`;
+    - affiliate: null unless the operator has a percent and `atag` is a non-empty string,
+      then `round(stake × pct/100)`.
+    """
+    if ext_type == INCLUSIVE:
+        stake = round_half_up_cents(Decimal(price) * HUNDRED / (HUNDRED + ext_percent))
+        ext_amount = price - stake
+    else:
+        stake = price
+        ext_amount = round_half_up_cents(percent_of(price, ext_percent))
+    has_affiliate = aff_comm_percent is not None and bool(atag)
+    return CreationTaxes(
+        price=price,
+        stake=stake,
+        ext_percent=ext_percent,
+        ext_type=ext_type,
+        ext_amount=ext_amount,
+        wht_percent=wht_percent,
+        aff_comm_percent=aff_comm_percent if has_affiliate else None,
+        aff_comm_amount=(
+            round_half_up_cents(percent_of(stake, aff_comm_percent))
+            if has_affiliate and aff_comm_percent is not None
+            else None
+        ),
+    )
+
 
 # ----------------------------------------------------------------------------- settlement
 # Withholding tax on winnings and the split of prize tiers (contract.md § Settlement).

@@ -1,0 +1,133 @@
+"""OpenAPI (drf-spectacular) pieces shared by the /be/ views, generated from the code.
+
+Error responses are built from the error classes themselves (code + message template), so
+the schema cannot drift from what the API answers; the 422, 403, 409 and 413 shapes are the
+ones `jackpot.api.exceptions` renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+
+from jackpot.core.errors import ContractError
+
+_SIGNATURE_HEADERS = (
+    ("timestamp", "Unix time in seconds; at most SIGNATURE_MAX_SKEW_SECONDS (300) from now."),
+    ("operator-name", "The operator's registered name."),
+    (
+        "signature",
+        "Lower-case hex HMAC-SHA256, keyed with the operator's secret key, of "
+        "`{timestamp}{body}` with every space, tab, CR and LF removed from the body "
+        "(a body-less request signs `{timestamp}` alone).",
+    ),
+)
+
+
+class OperatorSignatureScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Documents the three signature headers as one security requirement."""
+
+    target_class = "operators.authentication.OperatorSignatureAuthentication"
+    name = [header for header, _ in _SIGNATURE_HEADERS]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
+        return [
+            {"type": "apiKey", "in": "header", "name": header, "description": description}
+            for header, description in _SIGNATURE_HEADERS
+        ]
+
+
+def error_code_response(
+    errors: Sequence[type[ContractError]], *, status_code: int, description: str
+) -> OpenApiResponse:
+    """`{"code": N, "message": "..."}` restricted to `errors`, one example per code."""
+    table = "\n".join(f"| {error.code} | {error.template} |" for error in errors)
+    return OpenApiResponse(
+        response={
+            "type": "object",
+            "properties": {
+                "code": {"type": "integer", "enum": [error.code for error in errors]},
+                "message": {"type": "string"},
+            },
+            "required": ["code", "message"],
+        },
+        description=f"{description}\n\n| code | message |\n|---|---|\n{table}",
+        examples=[
+            OpenApiExample(
+                f"{error.code} {error.__name__}",
+                value={"code": error.code, "message": error.template},
+                response_only=True,
+                status_codes=[str(status_code)],
+            )
+            for error in errors
+        ],
+    )
+
+
+def detail_response(description: str, example: str) -> OpenApiResponse:
+    """`{"detail": "..."}` (403 authentication failures, 413)."""
+    return OpenApiResponse(
+        response={
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        },
+        description=description,
+        examples=[OpenApiExample("detail", value={"detail": example}, response_only=True)],
+    )
+
+
+VALIDATION_ERROR_RESPONSE = OpenApiResponse(
+    response={
+        "type": "object",
+        "properties": {
+            "detail": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "loc": {
+                            "type": "array",
+                            "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                            "description": "Path to the bad value, e.g. body.events.2.odds",
+                        },
+                        "msg": {"type": "string"},
+                        "type": {"type": "string", "description": "Machine-readable error type"},
+                    },
+                    "required": ["loc", "msg", "type"],
+                },
+            }
+        },
+        "required": ["detail"],
+    },
+    description="The body is not JSON, not an object, or has missing, mistyped or "
+    "out-of-range fields: every bad field is listed.",
+    examples=[
+        OpenApiExample(
+            "422",
+            value={
+                "detail": [
+                    {
+                        "loc": ["body", "events", 2, "odds"],
+                        "msg": "Input should be a valid number",
+                        "type": "number_type",
+                    }
+                ]
+            },
+            response_only=True,
+        )
+    ],
+)
+
+FORBIDDEN_RESPONSE = detail_response(
+    "Missing signature headers, timestamp outside the window, wrong signature or inactive "
+    "operator.",
+    "Invalid signature.",
+)
+PAYLOAD_TOO_LARGE_RESPONSE = detail_response(
+    "The body is larger than MAX_REQUEST_BODY_BYTES (64 KiB), refused before parsing.",
+    "Request body is larger than 65536 bytes.",
+)

@@ -1,0 +1,81 @@
+"""Signed-request authentication of every /be/ call (contract.md § Authentication).
+
+Headers `timestamp`, `operator-name`, `signature`; the signature rule itself lives in
+`operators.signing`. The identity checks run in the contract's order, before the body is
+validated:
+
+1. a missing header, a `timestamp` that is not an integer, or one more than
+   `SIGNATURE_MAX_SKEW_SECONDS` away from now → 403;
+2. a body that is a JSON object whose `operator` is a string other than the header → 400/115
+   (the body is only peeked at for this; a body that is not JSON goes on to step 3 and gets
+   its 422 from the view once the caller is authenticated);
+3. no operator of that name → 400/112;
+4. wrong signature (compared in constant time), then an inactive operator → 403.
+
+403 details are short and never echo a secret or the expected signature. The signature is
+checked before the active flag so that only a caller holding the secret can learn that an
+operator is inactive.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from jackpot.api.requests import json_body_or_none, raw_body
+from jackpot.core.errors import ContractError
+from operators.models import Operator
+from operators.signing import signature_matches
+
+_TIMESTAMP = re.compile(r"-?[0-9]{1,15}")
+
+
+class OperatorsNotIdentical(ContractError):
+    code = 115
+    template = "Operators in request body and in request header are not identical"
+
+
+class OperatorNotFound(ContractError):
+    code = 112
+    template = "Operator with `{operator}` name is not found"
+
+
+class OperatorSignatureAuthentication(BaseAuthentication):
+    """Authenticates the operator; `request.auth` is the Operator, `request.user` None.
+
+    Never returns None: an unsigned request is refused, not treated as anonymous. Without
+    `authenticate_header` DRF answers AuthenticationFailed with 403, as the contract wants.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Operator]:
+        django_request = request._request
+        timestamp = request.headers.get("timestamp", "")
+        name = request.headers.get("operator-name", "")
+        candidate = request.headers.get("signature", "")
+        if not (timestamp and name and candidate):
+            raise AuthenticationFailed("Missing timestamp, operator-name or signature header.")
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise AuthenticationFailed("The timestamp header is not an integer.")
+        if abs(time.time() - int(timestamp)) > settings.SIGNATURE_MAX_SKEW_SECONDS:
+            raise AuthenticationFailed("The timestamp header is outside the allowed window.")
+        body = raw_body(django_request)
+        if body:
+            peeked = json_body_or_none(django_request)
+            if isinstance(peeked, dict):
+                body_operator = peeked.get("operator")
+                if isinstance(body_operator, str) and body_operator != name:
+                    raise OperatorsNotIdentical()
+        operator = Operator.objects.filter(name=name).first()
+        if operator is None:
+            raise OperatorNotFound(operator=name)
+        if not signature_matches(operator.secret_key, timestamp, body, candidate):
+            raise AuthenticationFailed("Invalid signature.")
+        if not operator.is_active:
+            raise AuthenticationFailed("The operator is inactive.")
+        return None, operator

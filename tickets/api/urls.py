@@ -1,0 +1,16 @@
+"""Routes under /be/: the ticket endpoints, the OpenAPI schema and its docs pages."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from tickets.api.views import TicketDetailApi, TicketPlaceApi
+
+urlpatterns = [
+    path("tickets", TicketPlaceApi.as_view(), name="ticket-place"),
+    path("tickets/<str:identifier>", TicketDetailApi.as_view(), name="ticket-detail"),
+    path("schema", SpectacularAPIView.as_view(), name="be-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="be-schema"), name="be-docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="be-schema"), name="be-redoc"),
+]
