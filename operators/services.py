@@ -89,6 +89,12 @@ def operator_rotate_secret(*, operator: Operator) -> str:
     return secret
 
 
+def operator_webhook_url_set(*, operator: Operator, webhook_url: str) -> None:
+    """Point the operator's PAM webhooks at `webhook_url` ("" for none); raises OperatorInvalid."""
+    operator.webhook_url = _valid_webhook_url(webhook_url)
+    operator.save(update_fields=["webhook_url", "updated_at"])
+
+
 def _valid_name(name: str) -> str:
     if len(name) > _NAME_MAX_LENGTH or not _NAME_PATTERN.fullmatch(name):
         raise OperatorInvalid(
