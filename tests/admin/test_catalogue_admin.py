@@ -92,7 +92,7 @@ def test_clerk_cannot_open_the_import_page(clerk_client: Client) -> None:
 
 def test_odds_are_edited_inline_on_the_event_page(admin_client: Client) -> None:
     # given
-    event = EventFactory()
+    event: Event = EventFactory()
     url = reverse("admin:betcards_event_change", args=[event.pk])
     data = change_form_data(admin_client, url)
     draw = event.id * 10 + 1
@@ -108,7 +108,7 @@ def test_odds_are_edited_inline_on_the_event_page(admin_client: Client) -> None:
 
 
 def test_odds_below_one_are_refused_on_the_event_page(admin_client: Client) -> None:
-    event = EventFactory()
+    event: Event = EventFactory()
     url = reverse("admin:betcards_event_change", args=[event.pk])
     data = change_form_data(admin_client, url)
     data[f"markets-0-odds_{event.id * 10}"] = "0.5"
@@ -120,7 +120,7 @@ def test_odds_below_one_are_refused_on_the_event_page(admin_client: Client) -> N
 
 
 def test_one_click_blocks_then_unblocks_a_market(manager_client: Client) -> None:
-    event = EventFactory()
+    event: Event = EventFactory()
     url = reverse("admin:betcards_market_toggle_block", args=[event.id * 10])
     back = reverse("admin:betcards_event_changelist")
 
@@ -157,7 +157,7 @@ def test_entering_a_result_goes_through_the_audit_with_the_staff_user(
     manager_client: Client, manager: User
 ) -> None:
     # given
-    event = EventFactory()
+    event: Event = EventFactory()
     market_id = event.id * 10
     url = reverse("admin:betcards_market_result", args=[market_id])
 
