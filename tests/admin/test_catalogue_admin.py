@@ -92,10 +92,10 @@ def test_clerk_cannot_open_the_import_page(clerk_client: Client) -> None:
 
 def test_odds_are_edited_inline_on_the_event_page(admin_client: Client) -> None:
     # given
-    event: Event = EventFactory()
+    event = EventFactory()
     url = reverse("admin:betcards_event_change", args=[event.pk])
     data = change_form_data(admin_client, url)
-    draw = event.id * 10 + 1
+    draw = event.pk * 10 + 1
 
     # when
     data[f"markets-0-odds_{draw}"] = "3.333"
@@ -104,35 +104,35 @@ def test_odds_are_edited_inline_on_the_event_page(admin_client: Client) -> None:
     # then
     assert response.status_code == 302
     assert Bet.objects.get(pk=draw).odds == Decimal("3.333")
-    assert Bet.objects.get(pk=event.id * 10).odds == Decimal("2.100")
+    assert Bet.objects.get(pk=event.pk * 10).odds == Decimal("2.100")
 
 
 def test_odds_below_one_are_refused_on_the_event_page(admin_client: Client) -> None:
-    event: Event = EventFactory()
+    event = EventFactory()
     url = reverse("admin:betcards_event_change", args=[event.pk])
     data = change_form_data(admin_client, url)
-    data[f"markets-0-odds_{event.id * 10}"] = "0.5"
+    data[f"markets-0-odds_{event.pk * 10}"] = "0.5"
 
     response = admin_client.post(url, data)
 
     assert response.status_code == 200
-    assert Bet.objects.get(pk=event.id * 10).odds == Decimal("2.100")
+    assert Bet.objects.get(pk=event.pk * 10).odds == Decimal("2.100")
 
 
 def test_one_click_blocks_then_unblocks_a_market(manager_client: Client) -> None:
-    event: Event = EventFactory()
-    url = reverse("admin:betcards_market_toggle_block", args=[event.id * 10])
+    event = EventFactory()
+    url = reverse("admin:betcards_market_toggle_block", args=[event.pk * 10])
     back = reverse("admin:betcards_event_changelist")
 
     first = manager_client.post(f"{url}?next={back}")
-    blocked = Market.objects.get(pk=event.id * 10).is_blocked
+    blocked = Market.objects.get(pk=event.pk * 10).is_blocked
     manager_client.post(f"{url}?next={back}")
 
     assert first.status_code == 302
     assert first["Location"] == back
     assert blocked is True
-    assert Market.objects.get(pk=event.id * 10).is_blocked is False
-    messages = LogEntry.objects.filter(object_id=str(event.id * 10)).order_by("pk")
+    assert Market.objects.get(pk=event.pk * 10).is_blocked is False
+    messages = LogEntry.objects.filter(object_id=str(event.pk * 10)).order_by("pk")
     assert [e.get_change_message() for e in messages] == ["Blocked.", "Unblocked."]
 
 
@@ -157,8 +157,8 @@ def test_entering_a_result_goes_through_the_audit_with_the_staff_user(
     manager_client: Client, manager: User
 ) -> None:
     # given
-    event: Event = EventFactory()
-    market_id = event.id * 10
+    event = EventFactory()
+    market_id = event.pk * 10
     url = reverse("admin:betcards_market_result", args=[market_id])
 
     # when a winner is set, then corrected to void without a reason, then with one
