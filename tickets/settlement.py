@@ -38,6 +38,7 @@ from tickets.webhook_sql import (
     RESULT_FIELDS,
     ROLLBACK_FIELDS,
     deliveries_insert,
+    deliveries_kick,
 )
 
 BATCH_SIZE = 10_000
@@ -401,21 +402,22 @@ def _batch_grade(
             },
         )
         changed = [g.ticket_id for g in graded if g.changed]
+        queued = []
         if round_.number > 1:
-            deliveries_insert(
+            queued += deliveries_insert(
                 ticket_ids=changed,
                 action="'ticket_rollback'",
                 dedupe_key=f"'rollback:{int(round_.number)}'",
                 fields=ROLLBACK_FIELDS,
                 reason=round_.reason,
             )
-        deliveries_insert(
+        queued += deliveries_insert(
             ticket_ids=changed,
             action=RESULT_ACTION,
             dedupe_key=f"'result:{int(round_.number)}'",
             fields=RESULT_FIELDS,
         )
-        transaction.on_commit(_outbox_wake)
+        deliveries_kick(queued)
     return ids[-1], len(ids), len(changed) if round_.number > 1 else 0
 
 
@@ -443,10 +445,6 @@ def _grade_rows(
         )
         graded.append(_Graded(ticket_id, misses, result, taxes, changed))
     return graded
-
-
-def _outbox_wake() -> None:
-    """Tell the outbox that a batch of rows is due; the periodic sweep is the safety net."""
 
 
 # ----------------------------------------------------------------------------- report

@@ -11,14 +11,18 @@ Expressions read the ticket as alias `t` and its operator as alias `o`.
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
 
 from jackpot.core import clock
 from tickets.models import DeliveryStatus
+from tickets.pam_outbox import delivery_kick
+
+# Up to this many new rows in one transaction are kicked one by one after commit.
+KICK_MAX_PER_BATCH = 1_000
 
 
 def _text(column: str) -> str:
-    return f"to_json({column})::text"
+    return f"to_json(({column})::text)::text"
 
 
 def _integer(column: str) -> str:
@@ -48,7 +52,7 @@ RESULT_FIELDS = (
     ("ticket_type", _text("t.type")),
 )
 CLOSED_FIELDS = (("operator", _text("o.name")), ("ticket_id", _text("t.id")))
-ROLLBACK_FIELDS = (*CLOSED_FIELDS, ("reason", _text("%(reason)s::text")))
+ROLLBACK_FIELDS = (*CLOSED_FIELDS, ("reason", _text("%(reason)s")))
 
 # The result webhook is named by the ticket's result (contract.md § Settlement).
 RESULT_ACTION = (
@@ -70,8 +74,8 @@ def deliveries_insert(
     dedupe_key: str,
     fields: tuple[tuple[str, str], ...],
     reason: str = "",
-) -> int:
-    """Queue one pending webhook per ticket in one statement; return the rows written.
+) -> list[int]:
+    """Queue one pending webhook per ticket in one statement; return the new rows' ids.
 
     `action` and `dedupe_key` are SQL expressions over `t`. A ticket that already has a row
     with the same dedupe key keeps it (ON CONFLICT DO NOTHING), so a rerun never queues
@@ -80,7 +84,7 @@ def deliveries_insert(
     Must run inside the transaction that changes the tickets.
     """
     if not ticket_ids:
-        return 0
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -94,6 +98,7 @@ def deliveries_insert(
             WHERE t.id = ANY(%(ids)s)
             ORDER BY t.id
             ON CONFLICT (ticket_id, dedupe_key) WHERE ticket_id IS NOT NULL DO NOTHING
+            RETURNING id
             """,  # noqa: S608 - only our own constant SQL fragments are interpolated
             {
                 "ids": ticket_ids,
@@ -102,4 +107,20 @@ def deliveries_insert(
                 "reason": reason,
             },
         )
-        return int(cursor.rowcount)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def deliveries_kick(delivery_ids: list[int]) -> None:
+    """After commit, ask workers to send a small batch of new rows at once.
+
+    A large batch is left to the outbox sweep: publishing one task per row would fill the
+    broker with up to a million messages while workers drain them at the PAM's pace.
+    """
+    if len(delivery_ids) > KICK_MAX_PER_BATCH:
+        return
+
+    def kick_all() -> None:
+        for delivery_id in delivery_ids:
+            delivery_kick(delivery_id)
+
+    transaction.on_commit(kick_all)
