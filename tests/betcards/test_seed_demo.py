@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from betcards.models import Bet, Betcard, BetcardEvent, Event
 from operators.models import Operator
@@ -133,3 +134,26 @@ def test_without_a_webhook_url_it_warns_that_tickets_get_code_114() -> None:
         "warning: the demo operator has no webhook URL, so the API refuses its tickets "
         "with code 114; run seed_demo --webhook-url URL to set one\n"
     ) in output
+
+
+def test_the_printed_request_places_a_ticket_through_the_api(client: Client) -> None:
+    # given
+    _, headers, body = parse_curl(seed_demo("--webhook-url", "http://127.0.0.1:18150/pam"))
+
+    # when
+    response = client.post(
+        "/be/tickets",
+        data=body,
+        content_type=headers.pop("Content-Type"),
+        headers=headers,
+    )
+
+    # then
+    assert response.status_code == 200, response.content
+    ticket = response.json()
+    assert (ticket["betcard_code"], ticket["price"], ticket["stake"], ticket["status"]) == (
+        "DEMO13",
+        500,
+        444,
+        "open",
+    )
