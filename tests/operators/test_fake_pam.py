@@ -1,0 +1,107 @@
+"""operators.fake_pam and `manage.py fake_pam`: the development PAM verifies and answers."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.core.management import CommandError, call_command
+
+from operators.fake_pam import FakePam, player_id_for
+from operators.models import Operator
+from operators.signing import signature
+from tests.factories import OperatorFactory
+
+
+def webhook(operator: Operator, *, token: str = "tok-1") -> bytes:
+    data = {"operator": operator.name, "ticket_id": "a" * 24, "player_id": token}
+    return json.dumps({"action": "ticket_create", "data": data}, separators=(",", ":")).encode()
+
+
+def post(pam: FakePam, body: bytes, *, secret: str, timestamp: int | None = None) -> httpx.Response:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    headers = {"timestamp": stamp, "signature": signature(secret, stamp, body)}
+    return httpx.post(pam.url, content=body, headers=headers, timeout=5)
+
+
+@pytest.fixture
+def running() -> Iterator[list[FakePam]]:
+    started: list[FakePam] = []
+    yield started
+    for pam in started:
+        pam.stop()
+
+
+def start(running: list[FakePam], **options: object) -> FakePam:
+    pam = FakePam(port=0, **options).start()
+    running.append(pam)
+    return pam
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verifies_with_the_operator_secret_from_the_database(running: list[FakePam]) -> None:
+    # given
+    operator = OperatorFactory(secret="db-secret")
+    pam = start(running)
+
+    # when
+    good = post(pam, webhook(operator, token="tok-9"), secret="db-secret")
+    bad = post(pam, webhook(operator), secret="not-the-secret")
+
+    # then
+    assert good.status_code == 200
+    assert good.json() == {"player_id": player_id_for("tok-9")}
+    assert bad.status_code == 403
+    assert [request.signature_ok for request in pam.received] == [True, False]
+    assert pam.received[0].action == "ticket_create"
+    assert pam.received[0].ticket_id == "a" * 24
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unknown_operator_or_stale_timestamp_is_refused(running: list[FakePam]) -> None:
+    operator = OperatorFactory.build(name="nobody", secret="s")
+    known = OperatorFactory(secret="s")
+    pam = start(running)
+
+    unknown = post(pam, webhook(operator), secret="s")
+    stale = post(pam, webhook(known), secret="s", timestamp=int(time.time()) - 3600)
+
+    assert (unknown.status_code, stale.status_code) == (403, 403)
+
+
+def test_refuses_the_configured_token_and_fails_at_the_configured_rate(
+    running: list[FakePam],
+) -> None:
+    operator = OperatorFactory.build(name="acme", secret="s")
+    lookup = {"acme": "s"}.get
+    refusing = start(running, refuse_token="bad-player", secret_lookup=lookup)
+    failing = start(running, fail_rate=1.0, secret_lookup=lookup, rng=random.Random(1))
+
+    refused = post(refusing, webhook(operator, token="bad-player"), secret="s")
+    accepted = post(refusing, webhook(operator, token="good-player"), secret="s")
+    failed = post(failing, webhook(operator), secret="s")
+
+    assert (refused.status_code, accepted.status_code, failed.status_code) == (400, 200, 500)
+
+
+def test_delays_every_answer(running: list[FakePam]) -> None:
+    operator = OperatorFactory.build(name="acme", secret="s")
+    pam = start(running, delay_ms=300, secret_lookup={"acme": "s"}.get)
+
+    started = time.monotonic()
+    response = post(pam, webhook(operator), secret="s")
+
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize(
+    "arguments", [["--fail-rate", "1.5"], ["--fail-rate", "-0.1"], ["--delay-ms", "-1"]]
+)
+def test_command_rejects_impossible_options(arguments: list[str]) -> None:
+    with pytest.raises(CommandError):
+        call_command("fake_pam", "--port", "0", *arguments)

@@ -1,0 +1,169 @@
+"""operators.pam: signed POST to the PAM and the classification of its answer."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from operators.models import Operator
+from operators.pam import EXCERPT_CHARS, PamOutcome, pam_post, player_id_from
+from operators.signing import signature
+from tests.factories import OperatorFactory
+from tests.support.pam import Answer, ScriptedPam
+
+pytestmark = pytest.mark.django_db
+
+
+def body_for(operator: Operator) -> bytes:
+    return b'{"action":"test","data":{"operator":"%s","note":null}}' % operator.name.encode()
+
+
+@pytest.fixture
+def pam() -> Iterator[ScriptedPam]:
+    with ScriptedPam() as scripted:
+        yield scripted
+
+
+def test_sends_the_body_as_given_with_a_signature_the_pam_verifies(pam: ScriptedPam) -> None:
+    # given
+    operator = OperatorFactory(name="acme", webhook_url=pam.url, secret="pam-secret-1")
+    pam.trust(operator)
+
+    # when
+    answer = pam_post(operator=operator, body=body_for(operator))
+
+    # then
+    [request] = pam.received
+    assert request.body == b'{"action":"test","data":{"operator":"acme","note":null}}'
+    assert request.signature_ok
+    assert request.headers["signature"] == signature(
+        "pam-secret-1", request.headers["timestamp"], request.body
+    )
+    assert abs(int(request.headers["timestamp"]) - time.time()) < 5
+    assert request.headers["content-type"] == "application/json"
+    assert answer.outcome is PamOutcome.DELIVERED
+    assert answer.http_status == 200
+
+
+def test_2xx_is_delivered_with_the_player_id_and_the_answer_excerpt(pam: ScriptedPam) -> None:
+    operator = OperatorFactory(webhook_url=pam.url)
+    pam.trust(operator)
+    pam.script(None, Answer(status=201, body=b'{"player_id": "P-77", "balance": 10}'))
+
+    answer = pam_post(operator=operator, body=body_for(operator))
+
+    assert answer.outcome is PamOutcome.DELIVERED
+    assert answer.delivered
+    assert answer.http_status == 201
+    assert answer.player_id == "P-77"
+    assert answer.excerpt == '{"player_id": "P-77", "balance": 10}'
+    assert answer.error == ""
+    assert answer.latency_ms >= 0
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (400, PamOutcome.REFUSED),
+        (403, PamOutcome.REFUSED),
+        (404, PamOutcome.REFUSED),
+        (422, PamOutcome.REFUSED),
+        (408, PamOutcome.RETRYABLE),
+        (429, PamOutcome.RETRYABLE),
+        (500, PamOutcome.RETRYABLE),
+        (502, PamOutcome.RETRYABLE),
+        (503, PamOutcome.RETRYABLE),
+        (302, PamOutcome.RETRYABLE),
+    ],
+)
+def test_classifies_non_2xx_answers(pam: ScriptedPam, status: int, outcome: PamOutcome) -> None:
+    operator = OperatorFactory(webhook_url=pam.url)
+    pam.trust(operator)
+    pam.script(None, Answer(status=status, body=b'{"player_id":"ignored"}'))
+
+    answer = pam_post(operator=operator, body=body_for(operator))
+
+    assert answer.outcome is outcome
+    assert answer.http_status == status
+    assert answer.error == f"HTTP {status}"
+    assert answer.player_id is None
+
+
+def test_wrong_secret_is_refused_by_the_pam(pam: ScriptedPam) -> None:
+    operator = OperatorFactory(webhook_url=pam.url, secret="engine-side")
+    pam.trust(OperatorFactory.build(name=operator.name, secret="pam-side"))
+
+    answer = pam_post(operator=operator, body=body_for(operator))
+
+    assert answer.outcome is PamOutcome.REFUSED
+    assert answer.http_status == 403
+    assert pam.received[0].signature_ok is False
+
+
+def test_read_timeout_is_retryable_without_status(pam: ScriptedPam) -> None:
+    operator = OperatorFactory(webhook_url=pam.url)
+    pam.trust(operator)
+    pam.script(None, Answer(status=200, delay_seconds=1.0))
+
+    answer = pam_post(operator=operator, body=body_for(operator), timeout=httpx.Timeout(0.2))
+
+    assert answer.outcome is PamOutcome.RETRYABLE
+    assert answer.http_status is None
+    assert answer.error.startswith("ReadTimeout")
+    assert 150 <= answer.latency_ms < 1000
+
+
+def test_connection_refused_is_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    operator = OperatorFactory(webhook_url=f"http://127.0.0.1:{closed_port}/pam")
+
+    answer = pam_post(operator=operator, body=body_for(operator), timeout=1.0)
+
+    assert answer.outcome is PamOutcome.RETRYABLE
+    assert answer.http_status is None
+    assert answer.error.startswith("ConnectError")
+
+
+def test_operator_without_webhook_url_is_retryable_without_a_request() -> None:
+    operator = OperatorFactory(webhook_url="")
+
+    answer = pam_post(operator=operator, body=body_for(operator))
+
+    assert answer.outcome is PamOutcome.RETRYABLE
+    assert answer.error == "operator has no webhook URL"
+
+
+def test_answer_excerpt_is_truncated(pam: ScriptedPam) -> None:
+    operator = OperatorFactory(webhook_url=pam.url)
+    pam.trust(operator)
+    pam.script(None, Answer(status=500, body=b"x" * (EXCERPT_CHARS + 500)))
+
+    answer = pam_post(operator=operator, body=body_for(operator))
+
+    assert answer.excerpt == "x" * EXCERPT_CHARS
+
+
+@pytest.mark.parametrize(
+    ("text", "player_id"),
+    [
+        ('{"player_id": "abc"}', "abc"),
+        ('{"player_id": 12345}', "12345"),
+        ('{"user_id": "u-1"}', "u-1"),
+        ('{"player_id": "", "user_id": "u-2"}', "u-2"),
+        ('{"player_id": true}', None),
+        ('{"player_id": null}', None),
+        ('{"player_id": ["a"]}', None),
+        ('{"player_id": "' + "p" * 256 + '"}', None),
+        ('["player_id"]', None),
+        ("OK", None),
+        ("", None),
+    ],
+)
+def test_player_id_is_read_from_the_answer_when_present(text: str, player_id: str | None) -> None:
+    assert player_id_from(text) == player_id
