@@ -210,6 +210,7 @@ def test_reimport_updates_only_what_changed() -> None:
     document["teams"][0]["name"] = "Arsenal FC"
     document["events"][0]["bookmaker_event"] = None
     document["events"][1]["bookmaker_event"] = "bm-9911"
+    document["events"][2]["home"] = 4
     document["events"][2]["markets"][0]["bets"][1]["odds"] = 3.2
     document["betcards"][0]["events"] = [265827, 265825]
     card_before = Betcard.objects.get(code="ABC123")
@@ -220,13 +221,14 @@ def test_reimport_updates_only_what_changed() -> None:
     # then
     assert summary == ImportSummary(
         teams=KindCounts(updated=1, unchanged=3),
-        events=KindCounts(updated=2, unchanged=1),
+        events=KindCounts(updated=3),
         markets=KindCounts(unchanged=3),
         bets=KindCounts(updated=1, unchanged=8),
         betcards=KindCounts(updated=1),
         results_changed=0,
     )
     assert Team.objects.get(id=1).name == "Arsenal FC"
+    assert Event.objects.get(id=265827).home_team_id == 4
     assert dict(BookmakerEvent.objects.values_list("event_id", "external_id")) == {
         265826: "bm-9911",
         265827: "bm-9913",
