@@ -64,17 +64,19 @@ def confirmation_page(
     model_admin: admin.ModelAdmin[Any],
     title: str,
     question: str,
-    objects: Iterable[Model],
+    objects: Iterable[object],
     submit_label: str,
     hidden: Mapping[str, str | Iterable[str]] | None = None,
     reason_label: str = "",
+    checkbox_label: str = "",
     warning: str = "",
 ) -> TemplateResponse:
     """A page that asks the staff member to confirm an action before it runs.
 
     The form posts back to the same URL with `confirmed=yes` and the `hidden` fields (for a
     changelist action: `action` and every `_selected_action`). With `reason_label` the page
-    also asks for a reason, posted as `reason`, which the action must record.
+    also asks for a reason, posted as `reason`, which the action must record; with
+    `checkbox_label` it offers one checkbox, posted as `checked=on`.
     """
     fields: list[tuple[str, str]] = []
     for name, value in (hidden or {}).items():
@@ -90,12 +92,26 @@ def confirmation_page(
         "submit_label": submit_label,
         "hidden_fields": fields,
         "reason_label": reason_label,
+        "checkbox_label": checkbox_label,
         "warning": warning,
         "opts": opts,
         "app_label": opts.app_label,
         "ContentType": ContentType,
     }
     return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
+def action_fields(request: HttpRequest) -> dict[str, str | list[str]]:
+    """A changelist action's own POST fields, so its confirmation page posts the same action
+    (on the same selection, or on everything the filters match) back to the changelist."""
+    fields: dict[str, str | list[str]] = {
+        "action": request.POST.get("action", ""),
+        "_selected_action": request.POST.getlist("_selected_action"),
+        "index": request.POST.get("index", "0"),
+    }
+    if request.POST.get("select_across"):
+        fields["select_across"] = request.POST["select_across"]
+    return fields
 
 
 def is_confirmed(request: HttpRequest) -> bool:

@@ -26,7 +26,12 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from jackpot.admin_support import confirmation_page, is_confirmed, log_staff_action
+from jackpot.admin_support import (
+    action_fields,
+    confirmation_page,
+    is_confirmed,
+    log_staff_action,
+)
 from jackpot.core import clock
 from operators.models import Operator
 from operators.pam import PamAnswer, pam_post
@@ -296,10 +301,7 @@ class OperatorAdmin(OperatorModelAdmin):
                 question="POST a signed “test” webhook to the PAM of each of these operators?",
                 objects=operators,
                 submit_label="Send the test webhooks",
-                hidden={
-                    "action": "send_test_webhook",
-                    "_selected_action": [str(op.pk) for op in operators],
-                },
+                hidden=action_fields(request),
             )
         for operator in operators:
             self._send_test_webhook(request, operator)

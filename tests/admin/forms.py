@@ -30,12 +30,15 @@ def _form_fields(form: BaseForm) -> dict[str, Any]:
             if value:
                 data[bound.html_name] = "on"
             continue
+        value = bound.field.prepare_value(value)
         if isinstance(value, list | tuple):
             data[bound.html_name] = [str(v) for v in value]
             continue
         data[bound.html_name] = (
             widget.format_value(value) if hasattr(widget, "format_value") else value
         )
+        if bound.field.show_hidden_initial:  # rendered as a hidden input next to the field
+            data[bound.html_initial_name] = data[bound.html_name]
     return data
 
 

@@ -1,0 +1,84 @@
+"""Betcard rules the back office enforces: what a sold card may still change, and its status.
+
+A ticket is a contract on the card as it was sold (contract.md § Domain words: "a fixed list
+of events, a price, a currency, a prize and ordered bonus_prizes"), so once a betcard has a
+ticket those can no longer change. Opening and closing move a card between `draft`, `open`
+and `closed`; `settled` is reached only through settlement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from betcards.models import Betcard, BetcardStatus
+
+# Fields a ticket was sold on; "events" stands for the card's event list.
+LOCKED_FIELDS = ("events", "currency", "price", "prize", "bonus_prizes", "min_events")
+
+
+class BetcardLocked(ValueError):
+    """The betcard has tickets, so the fields its tickets were sold on cannot change."""
+
+    def __init__(self, *, tickets: int, fields: Iterable[str]) -> None:
+        self.tickets = tickets
+        self.fields = tuple(fields)
+        super().__init__(
+            f"This betcard has {tickets} ticket{'s' if tickets != 1 else ''}: its events, price "
+            f"and prizes can no longer change (you changed: {', '.join(self.fields)})."
+        )
+
+
+class BetcardStatusInvalid(ValueError):
+    """The card cannot move to the asked status from the one it is in."""
+
+
+def betcard_is_locked(*, betcard: Betcard) -> bool:
+    return betcard.pk is not None and betcard.tickets.exists()
+
+
+def betcard_assert_editable(*, betcard: Betcard, changing: Iterable[str]) -> None:
+    """Raise BetcardLocked when `changing` names a locked field and the card has tickets.
+
+    `changing` are field names (and "events" for the event list); others are ignored.
+    """
+    locked = [name for name in LOCKED_FIELDS if name in set(changing)]
+    if not locked or betcard.pk is None:
+        return
+    tickets = betcard.tickets.count()
+    if tickets:
+        raise BetcardLocked(tickets=tickets, fields=locked)
+
+
+def betcard_open(*, betcard: Betcard) -> bool:
+    """Open a draft or closed card for sales; False when it was already open.
+
+    Raises BetcardStatusInvalid for a settled card or a card without events.
+    """
+    return _move(betcard, to=BetcardStatus.OPEN)
+
+
+def betcard_close(*, betcard: Betcard) -> bool:
+    """Stop sales of an open card (it can be reopened); False when it was not open.
+
+    Raises BetcardStatusInvalid for a settled card.
+    """
+    return _move(betcard, to=BetcardStatus.CLOSED)
+
+
+def _move(betcard: Betcard, *, to: BetcardStatus) -> bool:
+    with transaction.atomic():
+        card = Betcard.objects.select_for_update().get(pk=betcard.pk)
+        if card.status == BetcardStatus.SETTLED:
+            raise BetcardStatusInvalid(f"Betcard {card.code} is settled: its status is final")
+        if to == BetcardStatus.CLOSED and card.status != BetcardStatus.OPEN:
+            return False
+        if card.status == to:
+            return False
+        if to == BetcardStatus.OPEN and not card.card_events.exists():
+            raise BetcardStatusInvalid(f"Betcard {card.code} has no events: add some first")
+        card.status = to
+        card.save(update_fields=["status", "updated_at"])
+    betcard.status = to
+    return True

@@ -1,0 +1,295 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.test import Client
+from django.urls import reverse
+
+from betcards.models import Betcard, BetcardEvent, BetcardStatus
+from betcards.services import BetcardLocked, betcard_assert_editable
+from tests.admin.builders import home_wins_everywhere
+from tests.admin.forms import change_form_data
+from tests.factories import BetcardFactory, EventFactory, OperatorFactory, TicketFactory
+from tickets.models import TicketResult, TicketStatus
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = reverse("admin:betcards_betcard_add")
+LIST_URL = reverse("admin:betcards_betcard_changelist")
+
+
+def change_url(card: Betcard) -> str:
+    return reverse("admin:betcards_betcard_change", args=[card.pk])
+
+
+def new_card_form(events: list[Any]) -> dict[str, str]:
+    data = {
+        "code": "WKND01",
+        "name": "Weekend Mega Jackpot",
+        "operator": "",
+        "currency": "USD",
+        "price": "500",
+        "prize": "1000000",
+        "bonus_prizes": "20000,15000,10000",
+        "min_events": "",
+        "opens_at_0": "2030-11-25",
+        "opens_at_1": "00:00:00",
+        "closes_at_0": "",
+        "closes_at_1": "",
+        "card_events-TOTAL_FORMS": str(len(events)),
+        "card_events-INITIAL_FORMS": "0",
+        "card_events-MIN_NUM_FORMS": "0",
+        "card_events-MAX_NUM_FORMS": "1000",
+    }
+    for index, (position, event) in enumerate(events):
+        data[f"card_events-{index}-position"] = str(position)
+        data[f"card_events-{index}-event"] = str(event.pk)
+    return data
+
+
+def test_manager_creates_a_draft_betcard_with_events_in_the_chosen_order(
+    manager_client: Client,
+) -> None:
+    # given
+    first, second, third = EventFactory.create_batch(3)
+
+    # when positions are typed out of list order
+    response = manager_client.post(ADD_URL, new_card_form([(2, first), (1, second), (3, third)]))
+
+    # then
+    assert response.status_code == 302
+    card = Betcard.objects.get(code="WKND01")
+    assert card.status == BetcardStatus.DRAFT
+    assert card.bonus_prizes == [20000, 15000, 10000]
+    assert list(BetcardEvent.objects.filter(betcard=card).values_list("event_id", flat=True)) == [
+        second.pk,
+        first.pk,
+        third.pk,
+    ]
+
+
+def test_locked_rule_names_the_ticket_count_and_the_fields() -> None:
+    card = BetcardFactory(events=2)
+    TicketFactory.create_batch(12, betcard=card)
+
+    with pytest.raises(BetcardLocked) as raised:
+        betcard_assert_editable(betcard=card, changing=["name", "price", "events"])
+
+    assert str(raised.value) == (
+        "This betcard has 12 tickets: its events, price and prizes can no longer change "
+        "(you changed: events, price)."
+    )
+    betcard_assert_editable(betcard=card, changing=["name", "opens_at"])
+
+
+def test_a_betcard_with_tickets_refuses_a_new_price_with_a_clear_message(
+    admin_client: Client,
+) -> None:
+    # given
+    card = BetcardFactory(events=2, price=500)
+    TicketFactory(betcard=card)
+    data = change_form_data(admin_client, change_url(card))
+
+    # when
+    data["price"] = "600"
+    response = admin_client.post(change_url(card), data)
+
+    # then
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "This betcard has 1 ticket: its events, price and prizes can no longer change "
+        "(you changed: price)."
+    ]
+    assert Betcard.objects.get(pk=card.pk).price == 500
+
+
+def test_a_betcard_with_tickets_still_takes_a_new_name_and_sales_window(
+    admin_client: Client,
+) -> None:
+    card = BetcardFactory(events=2)
+    TicketFactory(betcard=card)
+    data = change_form_data(admin_client, change_url(card))
+
+    data["name"] = "Renamed jackpot"
+    data["closes_at_0"], data["closes_at_1"] = "2031-01-01", "12:00:00"
+    response = admin_client.post(change_url(card), data)
+
+    assert response.status_code == 302
+    saved = Betcard.objects.get(pk=card.pk)
+    assert saved.name == "Renamed jackpot"
+    assert saved.closes_at == dt.datetime(2031, 1, 1, 12, tzinfo=dt.UTC)
+
+
+def test_the_page_of_a_betcard_with_tickets_says_why_its_events_are_read_only(
+    admin_client: Client,
+) -> None:
+    card = BetcardFactory(events=2)
+    TicketFactory.create_batch(3, betcard=card)
+
+    response = admin_client.get(change_url(card))
+
+    page = response.content.decode()
+    assert "This betcard has 3 tickets: its events, price and prizes can no longer change." in page
+    assert 'name="card_events-0-event"' not in page
+    fields = response.context["adminform"].form.fields
+    assert {name for name in fields if fields[name].widget.attrs.get("readonly")} == {
+        "currency",
+        "price",
+        "prize",
+        "bonus_prizes",
+        "min_events",
+    }
+
+
+def test_changing_the_events_of_a_betcard_without_tickets_is_allowed(
+    admin_client: Client,
+) -> None:
+    card = BetcardFactory(events=2)
+    extra = EventFactory()
+    data = change_form_data(admin_client, change_url(card))
+    data.update(
+        {
+            "card_events-TOTAL_FORMS": "3",
+            "card_events-2-position": "3",
+            "card_events-2-event": str(extra.pk),
+            "card_events-2-betcard": str(card.pk),
+        }
+    )
+
+    response = admin_client.post(change_url(card), data)
+
+    assert response.status_code == 302
+    assert BetcardEvent.objects.filter(betcard=card).count() == 3
+
+
+def test_live_figures_count_sold_tickets_and_leave_cancelled_ones_out(
+    admin_client: Client,
+) -> None:
+    # given 2 sold tickets of 500 (stake 444, excise 56) and one cancelled
+    card = BetcardFactory(events=2, code="FIGS01")
+    operator = OperatorFactory()
+    TicketFactory.create_batch(2, betcard=card, operator=operator)
+    TicketFactory(betcard=card, operator=operator, status=TicketStatus.CANCELLED)
+
+    # when
+    listing = admin_client.get(LIST_URL)
+    page = admin_client.get(change_url(card))
+
+    # then
+    [row] = listing.context["cl"].result_list
+    admin_class = listing.context["cl"].model_admin
+    assert admin_class.tickets_sold(row) == 2
+    assert admin_class.total_price(row) == "10.00 USD"
+    assert admin_class.total_stake(row) == "8.88 USD"
+    assert admin_class.excise(row) == "1.12 USD"
+    assert "8.88 USD" in page.content.decode()
+
+
+def test_open_and_close_are_logged(manager_client: Client) -> None:
+    card = BetcardFactory(events=1, status=BetcardStatus.DRAFT)
+
+    manager_client.post(reverse("admin:betcards_betcard_open", args=[card.pk]))
+    opened = Betcard.objects.get(pk=card.pk).status
+    manager_client.post(LIST_URL, {"action": "close_betcards", "_selected_action": [card.pk]})
+
+    assert opened == BetcardStatus.OPEN
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.CLOSED
+    assert [e.get_change_message() for e in LogEntry.objects.order_by("pk")] == [
+        "Opened for sales.",
+        "Closed (sales stopped).",
+    ]
+
+
+def test_a_betcard_without_events_cannot_open(manager_client: Client) -> None:
+    card = BetcardFactory(status=BetcardStatus.DRAFT)
+
+    response = manager_client.post(
+        reverse("admin:betcards_betcard_open", args=[card.pk]), follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Betcard {card.code} has no events: add some first"
+    ]
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.DRAFT
+
+
+def test_settle_asks_first_then_grades_tickets_and_logs(manager_client: Client) -> None:
+    # given a closed card whose results all went home, with one winning ticket
+    card = BetcardFactory(events=2, status=BetcardStatus.CLOSED, prize=10_000)
+    ticket = TicketFactory(betcard=card)
+    home_wins_everywhere(card)
+    url = reverse("admin:betcards_betcard_settle", args=[card.pk])
+
+    # when
+    question = manager_client.get(url)
+    unchanged = Betcard.objects.get(pk=card.pk).status
+    response = manager_client.post(url, {"confirmed": "yes"}, follow=True)
+
+    # then
+    assert question.status_code == 200
+    assert unchanged == BetcardStatus.CLOSED
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.SETTLED
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.result, ticket.gross_payout) == (
+        TicketStatus.CLOSED if ticket.status == TicketStatus.CLOSED else TicketStatus.OPEN,
+        TicketResult.WON,
+        10_000,
+    )
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith(f"{card.code} settled: round 1, 1 ticket(s) graded now")
+    assert LogEntry.objects.get().get_change_message().startswith("Settled: round 1")
+
+
+def test_settle_refuses_a_card_with_missing_results(manager_client: Client) -> None:
+    card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
+
+    response = manager_client.post(
+        reverse("admin:betcards_betcard_settle", args=[card.pk]),
+        {"confirmed": "yes"},
+        follow=True,
+    )
+
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "error"
+    assert str(message).startswith(f"Betcard `{card.code}` cannot be settled")
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.CLOSED
+
+
+def test_resettle_needs_a_reason_and_records_it(manager_client: Client) -> None:
+    card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
+    TicketFactory(betcard=card)
+    home_wins_everywhere(card)
+    manager_client.post(
+        reverse("admin:betcards_betcard_settle", args=[card.pk]), {"confirmed": "yes"}, follow=True
+    )
+    url = reverse("admin:betcards_betcard_resettle", args=[card.pk])
+
+    refused = manager_client.post(url, {"confirmed": "yes", "reason": " "}, follow=True)
+    done = manager_client.post(url, {"confirmed": "yes", "reason": "feed corrected"}, follow=True)
+
+    assert [m.level_tag for m in refused.context["messages"]] == ["error"]
+    [message] = [str(m) for m in done.context["messages"]]
+    assert message.startswith(f"{card.code} resettled: round 2")
+    assert card.settlements.get(number=2).reason == "feed corrected"
+    assert "reason: feed corrected" in LogEntry.objects.latest("pk").get_change_message()
+
+
+def test_clerk_sees_betcards_but_cannot_change_or_settle(clerk_client: Client) -> None:
+    card = BetcardFactory(events=1)
+
+    assert clerk_client.get(LIST_URL).status_code == 200
+    assert clerk_client.get(change_url(card)).status_code == 200
+    assert (
+        clerk_client.post(reverse("admin:betcards_betcard_close", args=[card.pk])).status_code
+        == 403
+    )
+    assert (
+        clerk_client.post(
+            reverse("admin:betcards_betcard_settle", args=[card.pk]), {"confirmed": "yes"}
+        ).status_code
+        == 403
+    )
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.OPEN
