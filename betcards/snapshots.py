@@ -136,7 +136,7 @@ def betcard_snapshot_for_placement(code: str) -> BetcardSnapshot | None:
 _BETS_SQL = (
     f"SELECT b.id, b.odds, m.id, m.event_id, m.is_blocked "  # noqa: S608 - table names only
     f"FROM {Bet._meta.db_table} b JOIN {Market._meta.db_table} m ON m.id = b.market_id "
-    f"WHERE b.id = ANY(%s)"
+    f"WHERE b.id = ANY(%s::bigint[])"
 )
 
 

@@ -31,8 +31,8 @@ def _replace_event(index: int, **changes: Any) -> dict[str, Any]:
 
 
 def _event_not_on_card(sample: Sample, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    other = EventFactory(id=400_001)
-    return _replace_event(2, id=other.id, bet=other.id * 10)
+    EventFactory(id=400_001)
+    return _replace_event(2, id=400_001, bet=4_000_010)
 
 
 def _disabled_team(sample: Sample, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

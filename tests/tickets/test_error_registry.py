@@ -1,0 +1,119 @@
+"""Every documented error has one code, one row in docs/api.md and a place in the OpenAPI
+schema (house-style § 7), and the schema is generated without warnings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jackpot.core.errors import ContractError
+from tickets.errors import ALL_ERRORS, PlacementError
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+def _subclasses(cls: type) -> set[type]:
+    found: set[type] = set()
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
+        found |= {sub, *_subclasses(sub)}
+    return found
+
+
+def test_codes_are_unique_and_registered():
+    codes = [error.code for error in ALL_ERRORS]
+
+    assert len(codes) == len(set(codes))
+    assert codes == sorted(codes)
+    assert _subclasses(PlacementError) <= set(ALL_ERRORS)
+
+
+def test_every_code_is_in_the_docs_table_with_its_template():
+    rows = {
+        int(match[1]): match[2]
+        for match in re.finditer(r"^\| (\d{3}) \| \d{3} \| (.+?) \|", DOCS.read_text(), re.M)
+    }
+
+    assert {error.code: error.template for error in ALL_ERRORS} == rows
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/be/schema", {"format": "json"})
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def _codes_in(response: dict[str, Any]) -> set[int]:
+    return set(response["content"]["application/json"]["schema"]["properties"]["code"]["enum"])
+
+
+def test_every_code_is_in_the_openapi_schema(schema):
+    place = schema["paths"]["/be/tickets"]["post"]["responses"]
+    detail = schema["paths"]["/be/tickets/{identifier}"]["get"]["responses"]
+
+    in_schema = _codes_in(place["400"]) | _codes_in(place["409"]) | _codes_in(detail["404"])
+
+    assert in_schema == {error.code for error in ALL_ERRORS}
+    assert {error.code for error in ALL_ERRORS if error.http_status == 400} == _codes_in(
+        place["400"]
+    )
+
+
+def test_schema_documents_403_413_422_and_the_signature_headers(schema):
+    place = schema["paths"]["/be/tickets"]["post"]
+
+    assert {"200", "400", "403", "409", "413", "422"} <= set(place["responses"])
+    item = place["responses"]["422"]["content"]["application/json"]["schema"]["properties"]
+    assert item["detail"]["items"]["required"] == ["loc", "msg", "type"]
+    assert place["security"] == [{"timestamp": [], "operator-name": [], "signature": []}]
+    assert set(schema["components"]["securitySchemes"]) == {
+        "timestamp",
+        "operator-name",
+        "signature",
+    }
+
+
+def test_schema_response_fields_are_the_contracts(schema, client):
+    from tests.tickets.test_place_ticket_sample import CONTRACT_FIELDS
+
+    ok = schema["paths"]["/be/tickets"]["post"]["responses"]["200"]
+    properties = ok["content"]["application/json"]["schema"]["properties"]
+    assert list(properties) == CONTRACT_FIELDS
+    request = schema["paths"]["/be/tickets"]["post"]["requestBody"]["content"]["application/json"]
+    assert request["schema"]["required"] == [
+        "operator", "token", "price", "currency", "source", "type", "odds_diff", "events",
+        "betcard_code", "prize", "bonus_prizes",
+    ]  # fmt: skip
+
+
+def test_schema_generates_without_warnings(capsys):
+    from drf_spectacular.generators import SchemaGenerator
+
+    SchemaGenerator().get_schema(request=None, public=True)
+
+    assert "Warning" not in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_docs_pages_and_their_assets_are_served_locally(client):
+    swagger = client.get("/be/docs")
+    redoc = client.get("/be/redoc")
+
+    assert swagger.status_code == redoc.status_code == 200
+    html = swagger.content.decode()
+    assets = re.findall(r'src="(/static/drf_spectacular_sidecar/[^"]+)"', html)
+    assert assets
+    assert "cdn" not in html.lower()
+    for asset in assets:
+        response = client.get(asset)
+        response.close()
+        assert response.status_code == 200, asset
+
+
+def test_every_error_is_a_contract_error():
+    assert all(issubclass(error, ContractError) for error in ALL_ERRORS)
