@@ -1,0 +1,33 @@
+"""The engine's WSGI application with an `X-Queries` response header, for benchmarks only.
+
+benchmarks/place_ticket.py serves this module instead of `jackpot.wsgi` so that every
+answer says how many SQL statements Django executed for it (an execute wrapper on the
+request thread's connection; BEGIN/COMMIT are not statements Django executes and are not
+counted). Nothing else differs from the production application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import connection
+
+from jackpot.wsgi import application as engine_application
+
+StartResponse = Callable[..., Any]
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    count = 0
+
+    def counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal count
+        count += 1
+        return execute(sql, params, many, context)
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*headers, ("X-Queries", str(count))], exc_info)
+
+    with connection.execute_wrapper(counting):
+        return engine_application(environ, start)
