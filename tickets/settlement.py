@@ -151,11 +151,7 @@ def betcard_resettle(
     (`ticket_closed` sent) are left alone unless `override_closed`, which the round records
     with the staff user and reason. An unfinished resettlement is resumed, not restarted.
     """
-    if not reason.strip():
-        raise ResettlementReasonMissing(code=betcard.code)
-    latest = _latest_round(betcard)
-    if latest is None or (latest.number == 1 and latest.finished_at is None):
-        raise BetcardNotSettled(code=betcard.code)
+    latest = _resettle_latest_round(betcard, reason)
     if latest.finished_at is None:
         return _round_run(betcard, latest, progress=progress, batch_size=batch_size)
     with transaction.atomic(durable=True):
@@ -185,7 +181,32 @@ def betcard_resettle(
     return _round_run(betcard, round_, progress=progress, batch_size=batch_size)
 
 
+def betcard_settle_check(*, betcard: Betcard) -> None:
+    """Raise what `betcard_settle` would refuse with, changing nothing: for interfaces that
+    settle in the background (the admin action queues `tickets.betcard_settle`)."""
+    if _latest_round(betcard) is None:
+        _check_complete(betcard, betcard_results(betcard=betcard))
+
+
+def betcard_resettle_check(*, betcard: Betcard, reason: str) -> None:
+    """Raise what `betcard_resettle` (without corrections) would refuse with, changing
+    nothing: for interfaces that resettle in the background."""
+    if _resettle_latest_round(betcard, reason).finished_at is not None:
+        _check_complete(betcard, betcard_results(betcard=betcard))
+
+
 # ----------------------------------------------------------------------------- rounds
+
+
+def _resettle_latest_round(betcard: Betcard, reason: str) -> Settlement:
+    """The round a resettlement follows (or resumes); refuses without a reason or before the
+    card's first settlement finished."""
+    if not reason.strip():
+        raise ResettlementReasonMissing(code=betcard.code)
+    latest = _latest_round(betcard)
+    if latest is None or (latest.number == 1 and latest.finished_at is None):
+        raise BetcardNotSettled(code=betcard.code)
+    return latest
 
 
 def _latest_round(betcard: Betcard) -> Settlement | None:

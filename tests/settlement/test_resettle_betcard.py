@@ -14,8 +14,11 @@ from tickets.settlement import (
     BetcardNotSettled,
     ResettlementReasonMissing,
     ResultCorrection,
+    ResultsMissing,
     betcard_resettle,
+    betcard_resettle_check,
     betcard_settle,
+    betcard_settle_check,
 )
 from tickets.webhook_payloads import ticket_result_data, ticket_rollback_data, webhook_body
 
@@ -166,4 +169,22 @@ def test_resettlement_needs_a_reason_and_a_settled_card(settled):
     assert refused.value.message == (
         "Betcard `FRESH1` is not settled yet: settle it before correcting a result"
     )
+    assert Settlement.objects.filter(betcard=card).count() == 1
+
+
+def test_checks_for_background_runs_refuse_like_the_services(settled):
+    card, _t, _staff, correction = settled
+    unresulted = BetcardFactory(events=1, code="NORES2")
+
+    with pytest.raises(ResultsMissing):
+        betcard_settle_check(betcard=unresulted)
+    betcard_settle_check(betcard=card)  # settled: settling again is a harmless no-op
+    with pytest.raises(BetcardNotSettled):
+        betcard_resettle_check(betcard=unresulted, reason=REASON)
+    with pytest.raises(ResettlementReasonMissing):
+        betcard_resettle_check(betcard=card, reason="")
+    betcard_resettle_check(betcard=card, reason=REASON)
+    market_result_set(market=correction.market, winning_bet=None, void=False, source="admin")
+    with pytest.raises(ResultsMissing):
+        betcard_resettle_check(betcard=card, reason=REASON)
     assert Settlement.objects.filter(betcard=card).count() == 1

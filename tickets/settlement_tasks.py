@@ -1,0 +1,58 @@
+"""Celery entry points of settlement (interfaces only: load by id, call one service).
+
+Imported through `CELERY_IMPORTS` (autodiscovery only finds `tasks.py`). Settling a large
+card takes minutes, so the back office runs it here rather than in a request; the tasks are
+acked late, and a worker killed mid-way leaves a round that the redelivered task resumes.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.contrib.auth.models import User
+
+from betcards.models import Betcard
+from tickets.closing import tickets_close_due
+from tickets.settlement import betcard_resettle, betcard_settle
+
+# A million tickets settle in minutes; the engine-wide limit (CELERY_TASK_TIME_LIMIT) is
+# sized for webhook calls.
+SETTLE_TIME_LIMIT_SECONDS = 2 * 3600
+
+
+@shared_task(name="tickets.tickets_close_due", ignore_result=True)
+def tickets_close_due_task() -> int:
+    """Send `ticket_closed` for tickets whose delay has passed (beat)."""
+    return tickets_close_due()
+
+
+@shared_task(
+    name="tickets.betcard_settle",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=SETTLE_TIME_LIMIT_SECONDS,
+    soft_time_limit=SETTLE_TIME_LIMIT_SECONDS - 60,
+)
+def betcard_settle_task(betcard_id: int) -> str:
+    report = betcard_settle(betcard=Betcard.objects.get(pk=betcard_id))
+    return "already-settled" if report.already_settled else f"graded {report.graded_now}"
+
+
+@shared_task(
+    name="tickets.betcard_resettle",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=SETTLE_TIME_LIMIT_SECONDS,
+    soft_time_limit=SETTLE_TIME_LIMIT_SECONDS - 60,
+)
+def betcard_resettle_task(
+    betcard_id: int, reason: str, user_id: int | None, override_closed: bool = False
+) -> str:
+    report = betcard_resettle(
+        betcard=Betcard.objects.get(pk=betcard_id),
+        reason=reason,
+        changed_by=User.objects.filter(pk=user_id).first() if user_id is not None else None,
+        override_closed=override_closed,
+    )
+    return f"round {report.round}: rolled back {report.rolled_back}"
