@@ -224,6 +224,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
+# Settlement (docs/settlement.md): its tasks live outside tasks.py, and beat sends
+# `ticket_closed` once TICKET_CLOSED_DELAY_HOURS have passed after a ticket's result.
+CELERY_IMPORTS = ["tickets.settlement_tasks"]
+TICKET_CLOSED_SWEEP_SECONDS = env.float("TICKET_CLOSED_SWEEP_SECONDS", default=300.0)
+CELERY_BEAT_SCHEDULE["tickets-close-due"] = {
+    "task": "tickets.tickets_close_due",
+    "schedule": TICKET_CLOSED_SWEEP_SECONDS,
+    "options": {"expires": TICKET_CLOSED_SWEEP_SECONDS},
+}
+
 # ----------------------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
