@@ -115,11 +115,12 @@ def _resolve_postgres(services: Services, mode: str, environ: Mapping[str, str],
     elif mode == "off":
         raise ServiceError("no DATABASE_URL and nothing on 127.0.0.1:5432 (JACKPOT_EMBEDDED=off)")
     else:
-        say(f"starting embedded PostgreSQL in {var / 'pgdata'} ...")
+        say(f"starting embedded PostgreSQL in {var / 'pgdata'} (or joining the one running) ...")
         server = postgres_start(var / "pgdata")
         services.embedded.append(server)
         services.database_url = server.url
-        services.sources["PostgreSQL"] = f"embedded in {var / 'pgdata'} ({server.url})"
+        joined = "" if server.owned else ", shared with the command that started it"
+        services.sources["PostgreSQL"] = f"embedded in {var / 'pgdata'}{joined} ({server.url})"
         return
     postgres_ensure_database(url)
     services.database_url = url
@@ -142,7 +143,7 @@ def _resolve_redis(services: Services, mode: str, environ: Mapping[str, str], va
         return
     if not redis_wait(url):
         raise ServiceError(
-            f"Redis at {redact(url)} does not answer PING; set REDIS_URL, start Redis, "
+            f"Redis at {redact(url)} does not answer PING: fix REDIS_URL, start that server, "
             "or use JACKPOT_EMBEDDED=force."
         )
     services.redis_url = url

@@ -196,7 +196,8 @@ def postgres_ensure_database(url: str, *, timeout: float = WAIT_SECONDS) -> None
         if time.monotonic() > deadline:
             raise ServiceError(
                 f"PostgreSQL at {redact(url)} is not usable after {timeout:.0f} s: {error}".strip()
-                + "\nSet DATABASE_URL, start PostgreSQL, or use JACKPOT_EMBEDDED=force."
+                + "\nFix DATABASE_URL, start that server, or set JACKPOT_EMBEDDED=force"
+                + " for an embedded one."
             )
         if not waiting_said:
             say(f"waiting for PostgreSQL at {redact(url)} ...")
