@@ -15,6 +15,7 @@ from base64 import urlsafe_b64encode
 from pathlib import Path
 
 import environ
+import structlog
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -196,6 +197,8 @@ PAM_RETRY_WINDOW_SECONDS = env.float("PAM_RETRY_WINDOW_SECONDS", default=15 * 60
 PAM_DISCARD_RETRY_MINUTES = env.float("PAM_DISCARD_RETRY_MINUTES", default=30.0)
 PAM_DELIVERY_LEASE_SECONDS = env.float("PAM_DELIVERY_LEASE_SECONDS", default=60.0)
 PAM_OUTBOX_SWEEP_SECONDS = env.float("PAM_OUTBOX_SWEEP_SECONDS", default=10.0)
+# The sweep re-queues a row once it has been due this long (its own kick had time to work).
+PAM_OUTBOX_SWEEP_GRACE_SECONDS = env.float("PAM_OUTBOX_SWEEP_GRACE_SECONDS", default=15.0)
 TICKET_CLOSED_DELAY_HOURS = env.float("TICKET_CLOSED_DELAY_HOURS", default=24.0)
 
 # ----------------------------------------------------------------------------- Celery
@@ -222,7 +225,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
 }
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The outbox safety net (docs/webhooks.md): sends webhooks whose kick was lost. A sweep
+    # that waited longer than one period is dropped; the next one does the same work.
+    "pam-outbox-sweep": {
+        "task": "tickets.pam_outbox_sweep",
+        "schedule": PAM_OUTBOX_SWEEP_SECONDS,
+        "options": {"expires": PAM_OUTBOX_SWEEP_SECONDS},
+    },
+}
+# A worker has no web server: with WORKER_METRICS_PORT set it serves Prometheus metrics
+# itself (prefork pool process N on port + N; docs/webhooks.md § Metrics). 0: off.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
 # Settlement (docs/settlement.md): its tasks live outside tasks.py, and beat sends
 # `ticket_closed` once TICKET_CLOSED_DELAY_HOURS have passed after a ticket's result.
@@ -242,5 +257,22 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # One line per request; the webhook attempt log already says the same, structured.
+        "httpx": {"level": "WARNING"},
+    },
 }
+# structlog events (webhook deliveries, docs/webhooks.md) go through the stdlib handler
+# above as `event key=value ...`, so LOGGING alone governs levels and destinations.
+structlog.configure(
+    processors=[
+        structlog.stdlib.filter_by_level,
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.format_exc_info,
+        structlog.processors.KeyValueRenderer(key_order=["event"]),
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)

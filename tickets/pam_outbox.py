@@ -1,19 +1,64 @@
-"""The PAM webhook outbox (contract.md § PAM webhooks).
+"""The PAM webhook outbox (contract.md § PAM webhooks; design in docs/webhooks.md).
 
 A webhook is a `WebhookDelivery` row written in the same transaction as the change it
-reports; after commit a Celery task is asked to send it (a latency optimisation only: the
-periodic sweep sends any due row whose kick was lost).
+reports; after commit a Celery task is asked to send it (`delivery_kick`, a latency
+optimisation only): the periodic `pam_outbox_sweep` re-queues any row that is due and not in
+flight, so a lost kick (Redis down, worker killed) delays a webhook but never loses it.
+Sending, recording attempts and the retry schedule live in `tickets.pam_delivery`; this
+module holds the outbox's entry points: queueing, kicking, sweeping, and the back-office
+actions (retry now, cancel a ticket with its `ticket_discard`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from enum import StrEnum
 from typing import Any
 
+import structlog
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
+from jackpot.celery import app as celery_app
 from jackpot.core import clock
-from tickets.models import Ticket, WebhookDelivery
-from tickets.webhook_payloads import webhook_body
+from tickets import pam_metrics as metrics
+from tickets.models import (
+    DeliveryStatus,
+    Ticket,
+    TicketResult,
+    TicketStatus,
+    WebhookAction,
+    WebhookDelivery,
+)
+from tickets.webhook_payloads import ticket_discard_data, webhook_body
+
+log = structlog.get_logger(__name__)
+
+DELIVER_TASK = "tickets.pam_call_deliver"
+# After a failed publish, skip publishing for this long: placement must stay fast while
+# Redis is down, and the sweep sends the rows once it is back.
+KICK_PAUSE_SECONDS = 5.0
+SWEEP_BATCH = 500
+CANCELLED_BEFORE_CREATE = "the ticket was cancelled before ticket_create was delivered"
+
+
+class DiscardReason(StrEnum):
+    PAM_REFUSED = "pam_refused"
+    PAM_UNREACHABLE = "pam_unreachable"
+    STAFF_CANCELLED = "staff_cancelled"
+
+
+class DeliveryNotRetryable(ValueError):
+    """Staff asked to retry a delivery that must not be sent again (message says why)."""
+
+
+class TicketNotCancellable(ValueError):
+    """Staff asked to cancel a ticket that is not open (message says why)."""
+
+
+# ----------------------------------------------------------------------------- enqueue, kick
 
 
 def delivery_enqueue(
@@ -36,6 +81,159 @@ def delivery_enqueue(
     return delivery
 
 
-def delivery_kick(delivery_id: int) -> None:
-    """Ask a worker to send the delivery now. Never raises: the sweep is the safety net."""
-    # Filled in by the PAM webhook issue: publish tickets.pam_call_deliver safely.
+_kicks_paused_until = 0.0
+
+
+def delivery_kick(delivery_id: int, *, countdown: float | None = None) -> None:
+    """Ask a worker to send the delivery now (or in `countdown` seconds).
+
+    Never raises and never blocks for long: with Redis down it fails after one connection
+    try (no kombu reconnect loop), then skips publishing for `KICK_PAUSE_SECONDS`. The row
+    stays due in the database and the sweep sends it.
+    """
+    global _kicks_paused_until  # noqa: PLW0603 - a per-process circuit breaker
+    if time.monotonic() < _kicks_paused_until:
+        metrics.KICKS.labels("skipped").inc()
+        return
+    try:
+        with celery_app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=0)
+            celery_app.send_task(
+                DELIVER_TASK, args=[delivery_id], countdown=countdown, producer=producer
+            )
+    except Exception as exc:  # a broker problem must never fail the caller
+        _kicks_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
+        metrics.KICKS.labels("failed").inc()
+        log.warning(
+            "pam_kick_failed", delivery_id=delivery_id, error=f"{type(exc).__name__}: {exc}"
+        )
+        return
+    metrics.KICKS.labels("published").inc()
+
+
+def delivery_kick_after_commit(delivery_id: int, *, countdown: float | None = None) -> None:
+    transaction.on_commit(lambda: delivery_kick(delivery_id, countdown=countdown))
+
+
+# ----------------------------------------------------------------------------- cancelling
+
+
+def ticket_cancel(ticket: Ticket, *, reason: DiscardReason, now: dt.datetime) -> WebhookDelivery:
+    """Cancel an open ticket and queue its `ticket_discard`.
+
+    Precondition: inside a transaction holding the ticket's row lock, ticket is open and
+    has its operator loaded. A `ticket_create` not yet sent (pending, not in flight) is
+    stopped; one in flight finishes, and the discard waits for it (ticket order).
+    """
+    ticket.status = TicketStatus.CANCELLED
+    ticket.approved = False
+    ticket.result = TicketResult.VOID
+    ticket.cancel_reason = reason.value
+    ticket.updated_at = now
+    ticket.save(update_fields=["status", "approved", "result", "cancel_reason", "updated_at"])
+    WebhookDelivery.objects.filter(
+        ticket=ticket, action=WebhookAction.TICKET_CREATE, status=DeliveryStatus.PENDING
+    ).filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now)).update(
+        status=DeliveryStatus.FAILED,
+        lease_until=None,
+        last_error=CANCELLED_BEFORE_CREATE,
+        updated_at=now,
+    )
+    return delivery_enqueue(
+        ticket=ticket,
+        action=WebhookAction.TICKET_DISCARD,
+        data=ticket_discard_data(ticket, reason=reason.value),
+    )
+
+
+def ticket_cancel_by_staff(*, ticket: Ticket) -> None:
+    """Cancel an open ticket from the back office and send `ticket_discard` (staff_cancelled).
+
+    Raises TicketNotCancellable when the ticket is not open. `ticket` is updated in place.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        locked = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("operator")
+            .get(pk=ticket.pk)
+        )
+        if locked.status != TicketStatus.OPEN:
+            raise TicketNotCancellable(f"Ticket {locked.code} is {locked.status}, not open")
+        ticket_cancel(locked, reason=DiscardReason.STAFF_CANCELLED, now=now)
+    for field in ("status", "approved", "result", "cancel_reason", "updated_at"):
+        setattr(ticket, field, getattr(locked, field))
+    log.info("pam_ticket_cancelled_by_staff", ticket_id=ticket.pk)
+
+
+def delivery_retry_now(*, delivery_id: int) -> None:
+    """Make a delivery due now and kick it (back-office "retry now").
+
+    A pending row (backing off, or a ticket_discard waiting its 30 minutes) is brought
+    forward; a failed one is reopened. Raises DeliveryNotRetryable for a delivered row and
+    for the ticket_create of a ticket that is no longer open (sending it would debit a
+    player whose ticket was discarded).
+    """
+    now = clock.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("ticket")
+            .get(pk=delivery_id)
+        )
+        if delivery.status == DeliveryStatus.DELIVERED:
+            raise DeliveryNotRetryable("This webhook was already delivered")
+        ticket = delivery.ticket
+        if (
+            delivery.action == WebhookAction.TICKET_CREATE
+            and ticket is not None
+            and ticket.status != TicketStatus.OPEN
+        ):
+            raise DeliveryNotRetryable(
+                f"Ticket {ticket.code} is {ticket.status}: its ticket_create must not be sent"
+            )
+        delivery.status = DeliveryStatus.PENDING
+        delivery.next_attempt_at = now
+        delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
+        delivery_kick_after_commit(delivery.pk)
+    log.info("pam_delivery_retry_now", delivery_id=delivery_id, action=delivery.action)
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def pam_outbox_sweep(*, limit: int = SWEEP_BATCH) -> int:
+    """Re-queue deliveries that are overdue and not in flight; return how many.
+
+    A row is overdue once it has been due for PAM_OUTBOX_SWEEP_GRACE_SECONDS (its own kick
+    had that long to work). Rows leased by a live worker and rows waiting for an earlier
+    webhook of their ticket are left alone. Safe to run concurrently: rows are taken with
+    SKIP LOCKED and their `next_attempt_at` is moved to now, so the next sweep leaves them
+    for another grace period instead of queueing them again.
+    """
+    now = clock.now()
+    overdue = now - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS)
+    earlier_pending = WebhookDelivery.objects.filter(
+        ticket_id=OuterRef("ticket_id"), status=DeliveryStatus.PENDING, pk__lt=OuterRef("pk")
+    )
+    candidates = WebhookDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now),
+        ~Exists(earlier_pending),
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lte=overdue,
+    )
+    with transaction.atomic():
+        ids = list(
+            candidates.select_for_update(skip_locked=True)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now, updated_at=now)
+    for delivery_id in ids:
+        delivery_kick(delivery_id)
+    metrics.SWEPT.inc(len(ids))
+    metrics.DUE.set(len(ids) if len(ids) < limit else candidates.count())
+    if ids:
+        log.info("pam_outbox_swept", count=len(ids))
+    return len(ids)

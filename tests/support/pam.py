@@ -43,6 +43,9 @@ class ScriptedPam:
     def __init__(self) -> None:
         self._scripts: dict[str | None, deque[PlannedAnswer]] = {}
         self._secrets: dict[str, str] = {}
+        # Called in the server thread before answering (e.g. to change the database while a
+        # webhook is in flight).
+        self.on_request: Callable[[ReceivedWebhook], None] | None = None
         self.server = FakePam(port=0, planner=self._plan, secret_lookup=self._secret)
 
     def __enter__(self) -> ScriptedPam:
@@ -94,6 +97,8 @@ class ScriptedPam:
             time.sleep(0.02)
 
     def _plan(self, request: ReceivedWebhook) -> PlannedAnswer | None:
+        if self.on_request is not None:
+            self.on_request(request)
         for key in (request.action, None):
             queue = self._scripts.get(key)
             if queue:

@@ -1,0 +1,56 @@
+"""Fixtures of the PAM webhook tests: a scripted local PAM, a real Celery worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.pam import ScriptedPam
+from tests.support.worker import CeleryWorker, RedisServer, celery_broker
+from tickets import pam_outbox
+
+
+@pytest.fixture
+def pam() -> Iterator[ScriptedPam]:
+    with ScriptedPam() as scripted:
+        yield scripted
+
+
+@pytest.fixture(autouse=True)
+def _kicks_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed publish in an earlier test must not pause this test's kicks."""
+    monkeypatch.setattr(pam_outbox, "_kicks_paused_until", 0.0)
+
+
+@pytest.fixture(scope="module")
+def worker_redis(django_db_setup: None) -> Iterator[RedisServer]:
+    """A private Redis for the module's worker and this process's kicks (tests stop it)."""
+    redis = RedisServer().start()
+    try:
+        with celery_broker(redis.url):
+            yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.fixture(scope="module")
+def _module_worker(
+    worker_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CeleryWorker]:
+    # One worker for the module: starting one takes seconds on a busy machine.
+    worker = CeleryWorker(
+        broker_url=worker_redis.url, log_dir=tmp_path_factory.mktemp("worker"), env={}
+    )
+    yield worker.start()
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_module_worker: CeleryWorker, worker_redis: RedisServer) -> CeleryWorker:
+    """The module's worker, running (an earlier test may have killed it or stopped Redis)."""
+    if not worker_redis.running:
+        worker_redis.start()
+    if not _module_worker.running:
+        _module_worker.start()
+    return _module_worker

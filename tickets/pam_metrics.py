@@ -1,0 +1,69 @@
+"""Prometheus counters of PAM webhook delivery (docs/webhooks.md § Metrics).
+
+They live in the default registry: the web process exposes them at /metrics through
+django-prometheus (there only the after-commit kicks move), the worker through
+`worker_metrics_serve` when `WORKER_METRICS_PORT` is set (one port per pool process).
+"""
+
+from __future__ import annotations
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS = Counter(
+    "jackpot_pam_webhook_attempts_total",
+    "HTTP attempts to deliver a PAM webhook, by action and outcome",
+    ["action", "outcome"],
+)
+ATTEMPT_SECONDS = Histogram(
+    "jackpot_pam_webhook_attempt_seconds",
+    "Duration of one HTTP attempt (answer or failure), by action",
+    ["action"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DELIVERY_LAG_SECONDS = Histogram(
+    "jackpot_pam_webhook_delivery_lag_seconds",
+    "Time from queueing a webhook to the PAM's 2xx, by action",
+    ["action"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+RETRIES_SCHEDULED = Counter(
+    "jackpot_pam_webhook_retries_scheduled_total",
+    "Failed attempts followed by a scheduled retry, by action",
+    ["action"],
+)
+GAVE_UP = Counter(
+    "jackpot_pam_webhook_gave_up_total",
+    "Webhooks given up (ticket_create refused or out of time), by action and reason",
+    ["action", "reason"],
+)
+LATE_SUCCESSES = Counter(
+    "jackpot_pam_ticket_create_late_successes_total",
+    "ticket_create accepted by the PAM after the ticket was discarded (needs reconciliation)",
+)
+KICKS = Counter(
+    "jackpot_pam_outbox_kicks_total",
+    "Publishes of the delivery task: published, failed (broker down) or skipped (broker "
+    "recently down; the sweep sends the row)",
+    ["result"],
+)
+SWEPT = Counter(
+    "jackpot_pam_outbox_swept_total",
+    "Due deliveries re-queued by the periodic sweep (their kick was lost or is late)",
+)
+DUE = Gauge(
+    "jackpot_pam_outbox_due",
+    "Pending deliveries overdue (not in flight) when the last sweep ran",
+)
+
+
+def worker_metrics_serve(*, port: int, addr: str) -> None:
+    """Serve this process's metrics over HTTP on `addr:port` (a worker has no web server)."""
+    try:
+        start_http_server(port, addr=addr)
+    except OSError as exc:
+        log.warning("worker_metrics_port_unavailable", port=port, error=str(exc))
+        return
+    log.info("worker_metrics_serving", port=port)
