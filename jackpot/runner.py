@@ -9,32 +9,27 @@ that dies stops the rest and the command exits 1. Runs with DEBUG=false (product
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
 from cryptography.fernet import Fernet
 
 from jackpot.embedded import BASE_DIR, VAR_DIR, Services, run_foreground, services_resolve
-from jackpot.embedded_servers import ServiceError, die_with_parent, say
+from jackpot.embedded_servers import ServiceError, say
+from jackpot.supervisor import Child, Output, run_step, spawn, stop_children
 
 LOCAL_ENV = VAR_DIR / "local.env"
 MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-STOP_SECONDS = 20.0
 _GENERATORS: dict[str, Callable[[], str]] = {
     "SECRET_KEY": lambda: secrets.token_urlsafe(50),
     "OPERATOR_SECRET_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
@@ -91,100 +86,6 @@ def run_environment(services: Services, local: dict[str, str]) -> dict[str, str]
     environment["DJANGO_SETTINGS_MODULE"] = "jackpot.settings"
     environment["PYTHONUNBUFFERED"] = "1"  # child lines reach the terminal as they are printed
     return environment
-
-
-# ----------------------------------------------------------------------------- children
-class Output:
-    """Writes children's output lines to our stdout, each after its child's name."""
-
-    COLORS = ("36", "33", "35", "32", "34", "31")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._color = sys.stdout.isatty()
-        self._count = 0
-
-    def prefix(self, name: str) -> str:
-        label = f"{name:>7} |"
-        if self._color:
-            label = f"\x1b[{self.COLORS[self._count % len(self.COLORS)]}m{label}\x1b[0m"
-            self._count += 1
-        return label + " "
-
-    def pump(self, stream: IO[bytes], prefix: str) -> None:
-        """Copy `stream` line by line until the child closes it (runs in its own thread)."""
-        with stream:
-            for raw in iter(stream.readline, b""):
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                with self._lock:
-                    sys.stdout.write(f"{prefix}{line}\n")
-                    sys.stdout.flush()
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    reader: threading.Thread
-
-
-def spawn(
-    name: str, command: Sequence[str], env: dict[str, str], output: Output, *, raw: bool = False
-) -> Child:
-    """Start `command` in its own session (Ctrl-C reaches only us; we stop it in order)."""
-    process = subprocess.Popen(  # noqa: S603 (our interpreter and fixed arguments)
-        list(command),
-        cwd=BASE_DIR,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=die_with_parent,  # noqa: PLW1509 (only prctl runs between fork and exec)
-    )
-    assert process.stdout is not None
-    prefix = "" if raw else output.prefix(name)
-    reader = threading.Thread(target=output.pump, args=(process.stdout, prefix), daemon=True)
-    reader.start()
-    return Child(name, process, reader)
-
-
-def run_step(
-    name: str,
-    command: Sequence[str],
-    env: dict[str, str],
-    output: Output,
-    children: list[Child],
-    *,
-    raw: bool = False,
-) -> None:
-    """Run a preparation command to completion; ServiceError if it fails."""
-    child = spawn(name, command, env, output, raw=raw)
-    children.append(child)
-    code = child.process.wait()
-    child.reader.join()
-    children.remove(child)
-    if code != 0:
-        raise ServiceError(f"`manage.py {command[2]}` failed with exit code {code} (output above)")
-
-
-def stop_children(children: list[Child]) -> None:
-    """SIGTERM each child, wait up to STOP_SECONDS, then SIGKILL what is left of its session
-    (a gunicorn worker or Celery pool process its leader failed to take down)."""
-    for child in children:
-        if child.process.poll() is None:
-            child.process.terminate()
-    deadline = time.monotonic() + STOP_SECONDS
-    for child in children:
-        try:
-            child.process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            say(f"{child.name} did not stop within {STOP_SECONDS:.0f} s: killing it")
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left: fine
-            os.killpg(child.process.pid, signal.SIGKILL)
-        child.process.wait()
-        child.reader.join(timeout=2)
-    children.clear()
 
 
 # ----------------------------------------------------------------------------- run
@@ -260,53 +161,54 @@ def _still_stopping(_signum: int, _frame: FrameType | None) -> None:
     say("still stopping, please wait")
 
 
+def _start_engine(
+    args: argparse.Namespace, env: dict[str, str], output: Output, children: list[Child]
+) -> None:
+    """Steps after the services: migrate, static files, fake PAM, demo data, then web, worker
+    and beat. Every process started is in `children` while it runs."""
+    base, pam_url = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.pam_port}/pam"
+    run_step("migrate", [*MANAGE, "migrate", "--noinput"], env, output, children)
+    run_step("static", [*MANAGE, "collectstatic", "--noinput"], env, output, children)
+    if args.fake_pam:
+        pam = [*MANAGE, "fake_pam", "--port", str(args.pam_port)]
+        children.append(spawn("pam", pam, env, output))
+    else:
+        say("no fake_pam command in this checkout yet: starting without a fake PAM")
+    if _command_exists("seed_demo"):
+        seed = [*MANAGE, "seed_demo", "--webhook-url", pam_url, "--base-url", base]
+        run_step("seed", seed, env, output, children, raw=True)
+    else:
+        say("no seed_demo command in this checkout yet: no demo data")
+    gunicorn = ["-m", "gunicorn", "-c", str(BASE_DIR / "jackpot" / "gunicorn.conf.py")]
+    gunicorn += ["--bind", f"127.0.0.1:{args.port}", "jackpot.wsgi:application"]
+    children.append(spawn("web", [sys.executable, *gunicorn], env, output))
+    celery = [sys.executable, "-m", "celery", "-A", "jackpot"]
+    worker = [*celery, "worker", "-l", "info", "--concurrency", "2"]
+    children.append(spawn("worker", worker, env, output))
+    beat = [*celery, "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule")]
+    children.append(spawn("beat", beat, env, output))
+
+
 def command_run(argv: Sequence[str]) -> int:
     """`run [--port N] [--pam-port N]`; returns the exit code (0 after a requested stop)."""
     parser = argparse.ArgumentParser(prog="python -m jackpot.embedded run")
     parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
-    parser.add_argument(
-        "--pam-port", type=int, default=os.environ.get("JACKPOT_FAKE_PAM_PORT", "8765")
-    )
+    pam_port = os.environ.get("JACKPOT_FAKE_PAM_PORT", "8765")
+    parser.add_argument("--pam-port", type=int, default=pam_port)
     args = parser.parse_args(argv)
+    args.fake_pam = _command_exists("fake_pam")
     base = f"http://127.0.0.1:{args.port}"
-    fake_pam = _command_exists("fake_pam")
-    pam_url = f"http://127.0.0.1:{args.pam_port}/pam"
-    output = Output()
+    pam_url = f"http://127.0.0.1:{args.pam_port}/pam" if args.fake_pam else None
     children: list[Child] = []
     services: Services | None = None
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     try:
-        for port in [args.port, *([args.pam_port] if fake_pam else [])]:
+        for port in [args.port, *([args.pam_port] if args.fake_pam else [])]:
             if not _port_free(port):
                 raise ServiceError(f"port {port} is in use: pass --port/--pam-port or set PORT")
-        services = services_resolve()
-        env = run_environment(services, local_secrets())
-        run_step("migrate", [*MANAGE, "migrate", "--noinput"], env, output, children)
-        run_step("static", [*MANAGE, "collectstatic", "--noinput"], env, output, children)
-        if fake_pam:
-            children.append(
-                spawn("pam", [*MANAGE, "fake_pam", "--port", str(args.pam_port)], env, output)
-            )
-        else:
-            say("no fake_pam command in this checkout yet: starting without a fake PAM")
-        if _command_exists("seed_demo"):
-            seed = [*MANAGE, "seed_demo", "--webhook-url", pam_url, "--base-url", base]
-            run_step("seed", seed, env, output, children, raw=True)
-        else:
-            say("no seed_demo command in this checkout yet: no demo data")
-        gunicorn = ["-m", "gunicorn", "-c", str(BASE_DIR / "jackpot" / "gunicorn.conf.py")]
-        gunicorn += ["--bind", f"127.0.0.1:{args.port}", "jackpot.wsgi:application"]
-        children.append(spawn("web", [sys.executable, *gunicorn], env, output))
-        celery = [sys.executable, "-m", "celery", "-A", "jackpot"]
-        children.append(
-            spawn("worker", [*celery, "worker", "-l", "info", "--concurrency", "2"], env, output)
-        )
-        schedule = str(VAR_DIR / "celerybeat-schedule")
-        children.append(spawn("beat", [*celery, "beat", "-l", "info", "-s", schedule], env, output))
-        resolved = services
-        return _supervise(
-            children, base, lambda: _banner(base, pam_url if fake_pam else None, resolved)
-        )
+        services = resolved = services_resolve()
+        _start_engine(args, run_environment(services, local_secrets()), Output(), children)
+        return _supervise(children, base, lambda: _banner(base, pam_url, resolved))
     except StopRequested as stop:
         say(f"{stop} received: stopping")
         return 0
