@@ -2,7 +2,7 @@
 /be/tickets, business checks).
 
 Placement fetches once and decides purely: `betcard_snapshot_for_placement` loads the card
-with its events, their teams and bookmaker events in 2 queries; `bets_for_placement` loads
+with its events, their teams and bookmaker events in 1 query; `bets_for_placement` loads
 the chosen bets with their markets in 1 query, whatever the number of events. The checks in
 `tickets.placement` then run on these dataclasses without touching the database.
 """
@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from betcards.models import Bet, Betcard, BetcardEvent, Market
+from betcards.models import Bet, Betcard, Market
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,50 +70,55 @@ class BetSnapshot:
     market_blocked: bool
 
 
+_CARD_FIELDS = (
+    "id",
+    "operator_id",
+    "status",
+    "currency",
+    "price",
+    "prize",
+    "bonus_prizes",
+    "min_events",
+    "opens_at",
+    "closes_at",
+)
+_EVENT_FIELDS = (
+    "card_events__event_id",
+    "card_events__event__starts_at",
+    "card_events__event__home_team_id",
+    "card_events__event__home_team__is_active",
+    "card_events__event__away_team_id",
+    "card_events__event__away_team__is_active",
+    "card_events__event__bookmaker_event__id",
+)
+
+
 def betcard_snapshot_for_placement(code: str) -> BetcardSnapshot | None:
-    """The betcard with this code and its events, or None (2 queries)."""
-    card = (
+    """The betcard with this code and its events, or None (1 query).
+
+    One row per card event (LEFT JOINs: a card without events gives one row of nulls),
+    each carrying the card's own columns.
+    """
+    rows = list(
         Betcard.objects.filter(code=code)
-        .values_list(
-            "id",
-            "operator_id",
-            "status",
-            "currency",
-            "price",
-            "prize",
-            "bonus_prizes",
-            "min_events",
-            "opens_at",
-            "closes_at",
-        )
-        .first()
+        .order_by("card_events__position")
+        .values_list(*_CARD_FIELDS, *_EVENT_FIELDS)
     )
-    if card is None:
+    if not rows:
         return None
-    rows = (
-        BetcardEvent.objects.filter(betcard_id=card[0])
-        .order_by("position")
-        .values_list(
-            "event_id",
-            "event__starts_at",
-            "event__home_team_id",
-            "event__home_team__is_active",
-            "event__away_team_id",
-            "event__away_team__is_active",
-            "event__bookmaker_event__id",
-        )
-    )
+    card = rows[0]
     events = {
-        row[0]: EventSnapshot(
-            id=row[0],
-            starts_at=row[1],
-            home_team_id=row[2],
-            home_team_active=row[3],
-            away_team_id=row[4],
-            away_team_active=row[5],
-            has_bookmaker_event=row[6] is not None,
+        row[10]: EventSnapshot(
+            id=row[10],
+            starts_at=row[11],
+            home_team_id=row[12],
+            home_team_active=row[13],
+            away_team_id=row[14],
+            away_team_active=row[15],
+            has_bookmaker_event=row[16] is not None,
         )
         for row in rows
+        if row[10] is not None
     }
     return BetcardSnapshot(
         id=card[0],

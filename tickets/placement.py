@@ -5,7 +5,7 @@ Fetch once, decide purely, write once. The checks run in the contract's document
 events), then per event in request order 103, 105, 108, 106, 107, 109, 110; 111 only when
 every ticket code attempt collides. Nothing is written unless every check passes.
 
-Queries for any number of events: betcard + its events (2), then in one durable
+Queries for any number of events: betcard with its events (1), then in one durable
 transaction the chosen bets and markets `FOR SHARE` (1), the ticket (1), the selections
 (1, bulk) and the `ticket_create` outbox row (1); plus 1 for a given Idempotency-Key.
 """

@@ -12,11 +12,11 @@ from tests.support.api import signed_post
 
 pytestmark = pytest.mark.django_db
 
-# operator; betcard; its events; bets+markets FOR SHARE; ticket; selections; webhook row.
+# operator; betcard with its events; bets+markets FOR SHARE; ticket; selections; webhook row.
 # (BEGIN/COMMIT of the durable transaction are not statements Django counts; inside the
 # test's own transaction they become SAVEPOINT/RELEASE, which are left out below.)
-QUERIES = 7
-QUERIES_WITH_IDEMPOTENCY_KEY = 8
+QUERIES = 6
+QUERIES_WITH_IDEMPOTENCY_KEY = 7
 
 
 def _statements(context: CaptureQueriesContext) -> list[str]:

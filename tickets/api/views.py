@@ -27,13 +27,12 @@ from operators.authentication import (
     OperatorsNotIdentical,
 )
 from operators.models import Operator
+from tickets.api.openapi import ticket_place_request_schema, ticket_response_schema
 from tickets.api.serializers import (
     order_fingerprint,
     ticket_body,
     ticket_detail_body,
     ticket_order_parse,
-    ticket_place_request_schema,
-    ticket_response_schema,
 )
 from tickets.errors import (
     PLACEMENT_400_ERRORS,

@@ -1,0 +1,151 @@
+"""OpenAPI (JSON schema) of the ticket API bodies, built from the constants that
+`tickets.api.serializers` enforces and in the order its representation writes, so the
+published schema matches what the API accepts and answers (checked by
+tests/tickets/test_error_registry.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from tickets.api.serializers import (
+    MAX_BONUS_PRIZES,
+    MAX_CENTS,
+    MAX_EVENTS,
+    MAX_ODDS,
+    MAX_ODDS_DIFF,
+    REQUIRED_FIELDS,
+    STRING_LIMITS,
+    TICKET_TYPES,
+)
+
+
+def _string_schema(name: str, *, nullable: bool = False) -> dict[str, Any]:
+    shortest, longest = STRING_LIMITS[name]
+    schema: dict[str, Any] = {"type": "string", "minLength": shortest, "maxLength": longest}
+    if nullable:
+        schema["nullable"] = True
+    return schema
+
+
+def _cents_schema(minimum: int, description: str) -> dict[str, Any]:
+    return {
+        "type": "integer",
+        "format": "int64",
+        "minimum": minimum,
+        "maximum": MAX_CENTS,
+        "description": description,
+    }
+
+
+def ticket_place_request_schema() -> dict[str, Any]:
+    """JSON schema of the POST body, from the constants `ticket_order_parse` enforces."""
+    return {
+        "type": "object",
+        "properties": {
+            "operator": _string_schema("operator") | {"description": "= operator-name header"},
+            "token": _string_schema("token") | {"description": "Player identification token"},
+            "psp": _string_schema("psp", nullable=True) | {"description": "Payment method"},
+            "price": _cents_schema(1, "Ticket price in cents (the betcard's price)"),
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"},
+            "atag": _string_schema("atag", nullable=True) | {"description": "Affiliate tag"},
+            "rtag": _string_schema("rtag", nullable=True) | {"description": "Referral tag"},
+            "source": {"type": "string", "enum": list(settings.TICKET_SOURCES)},
+            "type": {"type": "string", "enum": list(TICKET_TYPES)},
+            "odds_diff": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": float(MAX_ODDS_DIFF),
+                "description": "Accepted odds deviation in percent of the submitted odds",
+            },
+            "events": {
+                "type": "array",
+                "maxItems": MAX_EVENTS,
+                "description": "One bet per event of the betcard, any order, each event once",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64", "minimum": 1},
+                        "bet": {"type": "integer", "format": "int64", "minimum": 1},
+                        "odds": {
+                            "type": "number",
+                            "exclusiveMinimum": True,
+                            "minimum": 0,
+                            "maximum": float(MAX_ODDS),
+                            "multipleOf": 0.001,
+                        },
+                    },
+                    "required": ["id", "bet", "odds"],
+                },
+            },
+            "betcard_code": _string_schema("betcard_code"),
+            "prize": _cents_schema(0, "Jackpot prize in cents (the betcard's prize)"),
+            "bonus_prizes": {
+                "type": "array",
+                "maxItems": MAX_BONUS_PRIZES,
+                "items": _cents_schema(0, "Bonus prize in cents"),
+                "description": "The betcard's bonus prizes, in order",
+            },
+        },
+        "required": list(REQUIRED_FIELDS),
+    }
+
+
+_TIME = {"type": "string", "example": "2026-11-26T09:30:00.123456"}
+
+
+def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
+    """JSON schema of the ticket answer (fields in the order `ticket_representation` writes)."""
+    integer = {"type": "integer", "format": "int64"}
+    percent = {"type": "number", "example": 12.5}
+    nullable_string = {"type": "string", "nullable": True}
+    properties: dict[str, Any] = {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+        "code": {"type": "string", "pattern": "^[A-Z0-9]{6}$"},
+        "price": integer,
+        "stake": integer,
+        "currency": {"type": "string"},
+        "gross_payout": integer,
+        "net_payout": integer,
+        "wht_amount": integer,
+        "wht": percent,
+        "ext_amount": integer,
+        "ext": percent,
+        "ext_type": {"type": "string", "enum": ["inclusive", "exclusive"]},
+        "status": {"type": "string", "enum": ["open", "closed", "cancelled"]},
+        "result": {"type": "string", "enum": ["pending", "won", "lost", "void"]},
+        "approved": {"type": "boolean"},
+        "source": {"type": "string"},
+        "type": {"type": "string", "enum": list(TICKET_TYPES)},
+        "atag": nullable_string,
+        "rtag": nullable_string,
+        "aff_instant_comm_amt": integer | {"nullable": True},
+        "aff_instant_comm_pct": percent | {"nullable": True},
+        "user_id": {"type": "string"},
+        "psp": nullable_string,
+        "created": _TIME | {"description": "UTC"},
+        "operator_time_created": _TIME | {"description": "Operator's time zone"},
+        "updated": _TIME | {"description": "UTC"},
+        "operator_time_updated": _TIME | {"description": "Operator's time zone"},
+        "odds": {"type": "number", "example": 274.06, "description": "Product, 2 decimals"},
+        "betcard_code": {"type": "string"},
+        "prize": integer,
+        "bonus_prizes": {"type": "array", "items": integer},
+    }
+    if with_events:
+        properties["events"] = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": integer,
+                    "bet": integer,
+                    "odds": {"type": "number", "description": "Odds submitted"},
+                    "odds_accepted": {"type": "number", "description": "Odds at placement"},
+                    "result": {"type": "string", "enum": ["pending", "won", "lost", "void"]},
+                },
+                "required": ["id", "bet", "odds", "odds_accepted", "result"],
+            },
+        }
+    return {"type": "object", "properties": properties, "required": list(properties)}
