@@ -40,7 +40,7 @@ def test_timestamp_that_is_not_an_integer_is_403(client, acme, timestamp):
     assert response.json() == {"detail": "The timestamp header is not an integer."}
 
 
-@pytest.mark.parametrize("offset", [-301, 301, -(10**9)])
+@pytest.mark.parametrize("offset", [-400, 400, -(10**9)])
 def test_timestamp_outside_the_skew_window_is_403(client, acme, offset):
     response = signed_post(
         client, acme, PATH, sample_request(), timestamp=int(time.time()) + offset
@@ -51,7 +51,7 @@ def test_timestamp_outside_the_skew_window_is_403(client, acme, offset):
 
 
 def test_timestamp_inside_the_window_is_accepted(client, acme):
-    response = signed_post(client, acme, PATH, sample_request(), timestamp=int(time.time()) - 290)
+    response = signed_post(client, acme, PATH, sample_request(), timestamp=int(time.time()) - 240)
 
     assert response.status_code == 200
 
