@@ -10,6 +10,7 @@ The body is read once and kept in `request.META` so the signature check, the ope
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 import orjson
@@ -17,6 +18,10 @@ from django.conf import settings
 from django.http import HttpRequest
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 
 _RAW_BODY: Final = "jackpot.raw_body"
 _JSON_BODY: Final = "jackpot.json_body"
@@ -88,3 +93,20 @@ def json_body_or_none(request: HttpRequest) -> object | None:
         return json_body(request)
     except ParseError:
         return None
+
+
+class JsonOnlyNegotiation(BaseContentNegotiation):
+    """The /be/ API speaks JSON only, whatever the `Accept` header says.
+
+    DRF's default negotiation answers 406 to e.g. `Accept: text/html`; an operator's HTTP
+    client sending an unusual Accept header should still get its ticket.
+    """
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type

@@ -280,3 +280,20 @@ def test_wrong_method_is_405_after_authentication(client, acme):
     )
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", "garbage;;q=x"])
+def test_any_accept_header_gets_json(client, acme, accept):
+    response = signed_post(client, acme, PATH, sample_request(), HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_errors_are_json_whatever_the_accept_header(client, acme):
+    response = signed_post(
+        client, acme, PATH, sample_request(currency="EUR"), HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == 124

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from jackpot.api.exceptions import RequestInvalid
-from jackpot.api.requests import json_body, raw_body
+from jackpot.api.requests import JsonOnlyNegotiation, json_body, raw_body
 from jackpot.api.schema import (
     FORBIDDEN_RESPONSE,
     PAYLOAD_TOO_LARGE_RESPONSE,
@@ -51,6 +51,7 @@ class OperatorApi(APIView):
 
     authentication_classes = [OperatorSignatureAuthentication]
     permission_classes = []
+    content_negotiation_class = JsonOnlyNegotiation
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raw_body(request._request)
