@@ -190,8 +190,17 @@ class Ticket(models.Model):
         ]
         indexes = [
             models.Index(fields=["operator", "-created_at"], name="ticket_operator_created_idx"),
-            models.Index(fields=["betcard", "status"], name="ticket_betcard_status_idx"),
+            # Covering: the back office's live betcard figures are an index-only scan.
+            models.Index(
+                fields=["betcard", "status"],
+                include=["price", "stake", "ext_amount"],
+                name="ticket_betcard_status_idx",
+            ),
             models.Index(fields=["-created_at"], name="ticket_created_idx"),
+            # Back-office list filters, newest first (rare values such as cancelled or won
+            # would otherwise scan the created_at index a long way).
+            models.Index(fields=["status", "-created_at"], name="ticket_status_created_idx"),
+            models.Index(fields=["result", "-created_at"], name="ticket_result_created_idx"),
             models.Index(fields=["token"], name="ticket_token_idx"),
             models.Index(
                 fields=["settled_at"],
@@ -326,6 +335,7 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
                 name="delivery_due_idx",
             ),
+            models.Index(fields=["status", "-id"], name="delivery_status_idx"),
         ]
 
     def __str__(self) -> str:

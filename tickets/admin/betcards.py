@@ -42,9 +42,11 @@ from jackpot.admin_support import (
 )
 from jackpot.core.errors import ContractError
 from tickets.figures import NO_FIGURES, BetcardFigures, betcard_figures
-from tickets.settlement import SettlementReport, betcard_resettle, betcard_settle
+from tickets.settlement import betcard_resettle, betcard_settle
 
 if TYPE_CHECKING:
+    from tickets.settlement_report import SettlementReport
+
     BetcardModelAdmin = admin.ModelAdmin[Betcard]
     BetcardEventInlineBase = admin.TabularInline[BetcardEvent, Betcard]
     BetcardModelForm = ModelForm[Betcard]
@@ -233,25 +235,26 @@ class BetcardAdmin(BetcardModelAdmin):
             fieldsets.append(("Live figures", {"fields": self.figure_fields}))
         return fieldsets
 
-    def change_view(
+    def render_change_form(  # noqa: PLR0917 - Django's signature
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Betcard | None = None,
     ) -> HttpResponse:
-        card = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if card is not None:
-            tickets = figures_of(card)
-            count = tickets.tickets_sold + tickets.tickets_cancelled
+        # `obj` is the form's own instance, so its figures are computed once per page.
+        if obj is not None and obj.pk is not None:
+            figures = figures_of(obj)
+            count = figures.tickets_sold + figures.tickets_cancelled
             if count:
                 context["locked_message"] = (
                     f"This betcard has {count} ticket{'s' if count != 1 else ''}: its events, "
                     "price and prizes can no longer change."
                 )
-            context["can_settle"] = self.has_change_permission(request, card)
-        return super().change_view(request, object_id, form_url, context)
+            context["can_settle"] = self.has_change_permission(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # -------------------------------------------------------------------- figures
     @admin.display(description="Price", ordering="price")
