@@ -16,7 +16,7 @@ from operators.models import Operator
 from tests.factories import EventFactory, OperatorFactory, TicketFactory
 from tests.support.api import signed_post
 from tests.support.sample import Sample, sample_request, sample_setup
-from tickets import identifiers
+from tickets import identifiers, placement
 from tickets.models import Selection, Ticket, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -352,3 +352,22 @@ def test_events_may_come_in_any_order_and_min_events_allows_fewer(client):
     # then
     assert response.status_code == 200
     assert Selection.objects.filter(ticket_id=response.json()["id"]).count() == 4
+
+
+def test_ticket_selections_and_webhook_are_written_together_or_not_at_all(client, monkeypatch):
+    # given the outbox write fails (a simulated database failure at the last insert)
+    sample = sample_setup()
+
+    def broken_enqueue(**kwargs: Any) -> None:
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(placement, "delivery_enqueue", broken_enqueue)
+
+    # when
+    with pytest.raises(RuntimeError, match="outbox unavailable"):
+        signed_post(client, sample.operator, "/be/tickets", sample_request())
+
+    # then the ticket and its selections were rolled back with it
+    assert not Ticket.objects.exists()
+    assert not Selection.objects.exists()
+    assert not WebhookDelivery.objects.exists()
