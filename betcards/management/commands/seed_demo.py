@@ -48,7 +48,8 @@ class Command(BaseCommand):
             base_url=options["base_url"],
             timestamp=int(now.timestamp()),
         )
-        rerun = "python manage.py seed_demo"
+        # The same services and keys as `make run` (var/local.env), so the new secret decrypts.
+        rerun = ".venv/bin/python -m jackpot.embedded manage seed_demo"
         if options["base_url"] != _DEFAULT_BASE_URL:
             rerun += f" --base-url {shlex.quote(options['base_url'])}"
         self.stdout.write(f"operator: {operator.name} (time zone {operator.timezone})")
