@@ -29,6 +29,7 @@ from enum import StrEnum
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from jackpot.core import clock
 from operators.pam import PamAnswer, PamOutcome, pam_post
@@ -101,9 +102,13 @@ def pam_call_deliver(*, delivery_id: int) -> str:
 
 def _claim(delivery_id: int, *, now: dt.datetime) -> _Claim | str:
     with transaction.atomic():
+        earlier_pending = WebhookDelivery.objects.filter(
+            ticket_id=OuterRef("ticket_id"), status=DeliveryStatus.PENDING, pk__lt=OuterRef("pk")
+        )
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("operator", "ticket")
+            .annotate(waits_for_earlier=Exists(earlier_pending))
             .filter(pk=delivery_id)
             .first()
         )
@@ -144,11 +149,7 @@ def _claim_refusal(delivery: WebhookDelivery, *, now: dt.datetime) -> str | None
         return "in-flight"
     if delivery.next_attempt_at > now:
         return "not-due"
-    if delivery.ticket_id is not None and (
-        WebhookDelivery.objects.filter(
-            ticket_id=delivery.ticket_id, status=DeliveryStatus.PENDING, pk__lt=delivery.pk
-        ).exists()
-    ):
+    if delivery.waits_for_earlier:  # type: ignore[attr-defined]  # annotated by _claim
         return "waiting-for-earlier"
     ticket = delivery.ticket
     if (
@@ -167,12 +168,13 @@ def _record(claim: _Claim, answer: PamAnswer) -> str:
     now = clock.now()
     claimed = claim.delivery
     with transaction.atomic():
-        # Lock order everywhere: ticket, then its deliveries (staff cancel does the same).
+        # Only ticket_create changes its ticket (confirm, or cancel and discard). Lock order
+        # everywhere: ticket, then its deliveries (staff cancel does the same).
         ticket = (
             Ticket.objects.select_for_update(of=("self",))
             .select_related("operator")
             .get(pk=claimed.ticket_id)
-            if claimed.ticket_id is not None
+            if claimed.ticket_id is not None and claimed.action == WebhookAction.TICKET_CREATE
             else None
         )
         delivery = WebhookDelivery.objects.select_for_update().get(pk=claimed.pk)
