@@ -10,6 +10,7 @@ the chosen bets with their markets in 1 query, whatever the number of events. Th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,6 +18,7 @@ from decimal import Decimal
 from django.db import connection
 
 from betcards.models import Bet, Betcard, Market
+from jackpot.core.sql import queryset_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +95,26 @@ _EVENT_FIELDS = (
 )
 
 
+@functools.cache
+def _card_sql() -> str:
+    """The card-and-events query below, compiled once per process (jackpot.core.sql)."""
+    return queryset_sql(
+        Betcard.objects.filter(code="")
+        .order_by("card_events__position")
+        .values_list(*_CARD_FIELDS, *_EVENT_FIELDS),
+        params=("",),
+    )
+
+
 def betcard_snapshot_for_placement(code: str) -> BetcardSnapshot | None:
     """The betcard with this code and its events, or None (1 query).
 
     One row per card event (LEFT JOINs: a card without events gives one row of nulls),
     each carrying the card's own columns.
     """
-    rows = list(
-        Betcard.objects.filter(code=code)
-        .order_by("card_events__position")
-        .values_list(*_CARD_FIELDS, *_EVENT_FIELDS)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_card_sql(), [code])
+        rows = cursor.fetchall()
     if not rows:
         return None
     card = rows[0]

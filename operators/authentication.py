@@ -19,17 +19,20 @@ operator is inactive.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from jackpot.api.requests import json_body_or_none, raw_body
 from jackpot.core.errors import ContractError
+from jackpot.core.sql import queryset_sql
 from operators.models import Operator
 from operators.signing import signature_matches
 
@@ -71,7 +74,7 @@ class OperatorSignatureAuthentication(BaseAuthentication):
                 body_operator = peeked.get("operator")
                 if isinstance(body_operator, str) and body_operator != name:
                     raise OperatorsNotIdentical()
-        operator = Operator.objects.filter(name=name).first()
+        operator = _operator_by_name(name)
         if operator is None:
             raise OperatorNotFound(operator=name)
         if not signature_matches(operator.secret_key, timestamp, body, candidate):
@@ -79,3 +82,22 @@ class OperatorSignatureAuthentication(BaseAuthentication):
         if not operator.is_active:
             raise AuthenticationFailed("The operator is inactive.")
         return None, operator
+
+
+@functools.cache
+def _operator_sql() -> str:
+    """`Operator.objects.filter(name=...).first()`, compiled once per process."""
+    return queryset_sql(Operator.objects.filter(name="").order_by("pk")[:1], params=("",))
+
+
+def _operator_by_name(name: str) -> Operator | None:
+    """The operator with this name (1 query), built as the ORM would build it."""
+    with connection.cursor() as cursor:
+        cursor.execute(_operator_sql(), [name])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Operator.from_db(connection.alias, _OPERATOR_ATTNAMES, row)
+
+
+_OPERATOR_ATTNAMES = [field.attname for field in Operator._meta.concrete_fields]
