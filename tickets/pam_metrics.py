@@ -7,6 +7,8 @@ django-prometheus (there only the after-commit kicks move), the worker through
 
 from __future__ import annotations
 
+import os
+
 import structlog
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -59,11 +61,20 @@ DUE = Gauge(
 )
 
 
+_serving_in: set[int] = set()  # process ids already serving (one server per process)
+
+
 def worker_metrics_serve(*, port: int, addr: str) -> None:
-    """Serve this process's metrics over HTTP on `addr:port` (a worker has no web server)."""
+    """Serve this process's metrics over HTTP on `addr:port` (a worker has no web server).
+
+    Once per process: Celery may send both signals that call this to the same process.
+    """
+    if os.getpid() in _serving_in:
+        return
     try:
         start_http_server(port, addr=addr)
     except OSError as exc:
         log.warning("worker_metrics_port_unavailable", port=port, error=str(exc))
         return
+    _serving_in.add(os.getpid())
     log.info("worker_metrics_serving", port=port)
