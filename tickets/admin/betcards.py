@@ -182,7 +182,6 @@ class BetcardAdmin(BetcardModelAdmin):
         "code",
         "name",
         "status",
-        "operator",
         "price_display",
         "event_count",
         "tickets_sold",
@@ -190,9 +189,7 @@ class BetcardAdmin(BetcardModelAdmin):
         "total_stake",
         "excise",
         "opens_at",
-        "closes_at",
     ]
-    list_select_related = ["operator"]
     list_filter = ["status", "currency", "operator"]
     search_fields = ["code", "name"]
     ordering = ["-opens_at", "code"]
