@@ -18,7 +18,7 @@ own transaction, so a million tickets settle in bounded memory and a killed run 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -29,15 +29,19 @@ from betcards.models import Betcard, BetcardStatus, Market
 from betcards.results import market_result_set
 from jackpot.core import clock
 from jackpot.core.errors import ContractError
-from tickets.grading import batch_grade, to_grade_count, winners_by_misses
+from tickets.grading import (
+    Progress,
+    batch_grade,
+    selections_mark,
+    to_grade_count,
+    winners_by_misses,
+)
 from tickets.models import Settlement, SettlementTier
 from tickets.settlement_report import SettlementReport, settlement_report
 from tickets.taxes import prize_tiers
 
 BATCH_SIZE = 10_000
-
-Progress = Callable[[int, int], None]
-"""Called after each batch with (tickets graded by this run, tickets it had to grade)."""
+SELECTIONS_CHUNK = 50_000
 
 
 class SettlementError(ContractError):
@@ -232,7 +236,8 @@ def _round_run(
         graded += count
         rolled_back += changed
         if progress is not None:
-            progress(graded, total)
+            progress("grading tickets", graded, total)
+    selections_mark(betcard=betcard, results=results, chunk=SELECTIONS_CHUNK, progress=progress)
     with transaction.atomic(durable=True):
         Betcard.objects.filter(pk=betcard.pk).update(
             status=BetcardStatus.SETTLED, settled_at=clock.now(), updated_at=clock.now()

@@ -181,10 +181,10 @@ def test_resumes_after_a_crash_between_batches_and_pays_each_ticket_once(card13)
     class Killed(Exception):
         pass
 
-    def die(done: int, total: int) -> None:
-        raise Killed(f"{done}/{total}")
+    def die(phase: str, done: int, total: int) -> None:
+        raise Killed(f"{phase} {done}/{total}")
 
-    with pytest.raises(Killed, match="2/5"):
+    with pytest.raises(Killed, match="grading tickets 2/5"):
         betcard_settle(betcard=card, progress=die, batch_size=2)
     assert Ticket.objects.filter(status="closed").count() == 2
 
@@ -193,7 +193,11 @@ def test_resumes_after_a_crash_between_batches_and_pays_each_ticket_once(card13)
     report = betcard_settle(betcard=card, progress=lambda *p: seen.append(p), batch_size=2)
 
     # then: the frozen tiers (3 winners) are used, each ticket is paid and told once
-    assert seen == [(2, 3), (3, 3)]
+    assert seen == [
+        ("grading tickets", 2, 3),
+        ("grading tickets", 3, 3),
+        ("selection results", 5, 5),
+    ]
     assert report.graded_now == 3
     assert {payout(t.code) for t in winners} == {("closed", "won", 0, 33_333, 3_289, 30_044)}
     assert {payout(t.code)[1] for t in losers} == {"lost"}

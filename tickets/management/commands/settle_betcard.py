@@ -22,10 +22,10 @@ from tickets.settlement import (
     BATCH_SIZE,
     ResultCorrection,
     SettlementError,
-    SettlementReport,
     betcard_resettle,
     betcard_settle,
 )
+from tickets.settlement_report import SettlementReport
 
 
 def _market_bet(value: str) -> tuple[int, int]:
@@ -138,8 +138,8 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
 
-    def __call__(self, done: int, total: int) -> None:
-        self._bar.update(self._task, completed=done, total=total)
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        self._bar.update(self._task, description=phase, completed=done, total=total)
 
 
 def report_json(report: SettlementReport) -> dict[str, Any]:
