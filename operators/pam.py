@@ -12,6 +12,7 @@ timeouts, 5xx, a 3xx the engine does not follow, no webhook URL) is `retryable`.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -164,3 +165,9 @@ def _client() -> httpx.Client:
                 )
                 _clients[pid] = client
     return client
+
+
+@atexit.register
+def _clients_close() -> None:
+    for client in _clients.values():
+        client.close()
