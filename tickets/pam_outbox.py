@@ -69,7 +69,18 @@ def delivery_enqueue(
     `data` comes from `tickets.webhook_payloads`. `dedupe_key` defaults to the action name:
     at most one row per ticket and key exists (a resettlement uses e.g. `ticket_win:2`).
     """
-    delivery = WebhookDelivery.objects.create(
+    delivery = delivery_build(ticket=ticket, action=action, data=data, dedupe_key=dedupe_key)
+    delivery.save(force_insert=True)
+    transaction.on_commit(lambda: delivery_kick(delivery.pk))
+    return delivery
+
+
+def delivery_build(
+    *, ticket: Ticket, action: str, data: dict[str, Any], dedupe_key: str | None = None
+) -> WebhookDelivery:
+    """The pending row `delivery_enqueue` writes, unsaved. For a caller that inserts it in
+    one statement with other rows (placement); it must then `delivery_kick_after_commit`."""
+    return WebhookDelivery(
         ticket=ticket,
         operator_id=ticket.operator_id,
         action=action,
@@ -77,8 +88,6 @@ def delivery_enqueue(
         body=webhook_body(action, data).decode(),
         next_attempt_at=clock.now(),
     )
-    transaction.on_commit(lambda: delivery_kick(delivery.pk))
-    return delivery
 
 
 _kicks_paused_until = 0.0

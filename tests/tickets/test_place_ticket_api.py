@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from betcards.models import Bet, BetcardStatus, BookmakerEvent, Event, Market, Team
@@ -355,16 +356,19 @@ def test_events_may_come_in_any_order_and_min_events_allows_fewer(client):
 
 
 def test_ticket_selections_and_webhook_are_written_together_or_not_at_all(client, monkeypatch):
-    # given the outbox write fails (a simulated database failure at the last insert)
+    # given the outbox write fails (the database refuses the webhook row, the last one)
     sample = sample_setup()
+    build = placement.delivery_build
 
-    def broken_enqueue(**kwargs: Any) -> None:
-        raise RuntimeError("outbox unavailable")
+    def refused_row(**kwargs: Any) -> WebhookDelivery:
+        delivery = build(**kwargs)
+        delivery.status = "lost"  # breaks the delivery_status_valid check constraint
+        return delivery
 
-    monkeypatch.setattr(placement, "delivery_enqueue", broken_enqueue)
+    monkeypatch.setattr(placement, "delivery_build", refused_row)
 
     # when
-    with pytest.raises(RuntimeError, match="outbox unavailable"):
+    with pytest.raises(IntegrityError, match="delivery_status_valid"):
         signed_post(client, sample.operator, "/be/tickets", sample_request())
 
     # then the ticket and its selections were rolled back with it
