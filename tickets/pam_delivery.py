@@ -29,7 +29,6 @@ from enum import StrEnum
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
 from jackpot.core import clock
 from operators.pam import PamAnswer, PamOutcome, pam_post
@@ -47,6 +46,7 @@ from tickets.pam_outbox import (
     DiscardReason,
     delivery_kick_after_commit,
     ticket_cancel,
+    waits_for_earlier,
 )
 
 log = structlog.get_logger(__name__)
@@ -102,13 +102,10 @@ def pam_call_deliver(*, delivery_id: int) -> str:
 
 def _claim(delivery_id: int, *, now: dt.datetime) -> _Claim | str:
     with transaction.atomic():
-        earlier_pending = WebhookDelivery.objects.filter(
-            ticket_id=OuterRef("ticket_id"), status=DeliveryStatus.PENDING, pk__lt=OuterRef("pk")
-        )
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("operator", "ticket")
-            .annotate(waits_for_earlier=Exists(earlier_pending))
+            .annotate(waits_for_earlier=waits_for_earlier())
             .filter(pk=delivery_id)
             .first()
         )

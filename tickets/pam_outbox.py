@@ -120,6 +120,16 @@ def delivery_kick(delivery_id: int, *, countdown: float | None = None) -> None:
     metrics.KICKS.labels("published").inc()
 
 
+def waits_for_earlier() -> Exists:
+    """Per delivery row: an earlier webhook of the same ticket is still pending, so this one
+    must wait (a ticket's webhooks go out in the order they were queued)."""
+    return Exists(
+        WebhookDelivery.objects.filter(
+            ticket_id=OuterRef("ticket_id"), status=DeliveryStatus.PENDING, pk__lt=OuterRef("pk")
+        )
+    )
+
+
 def delivery_kick_after_commit(delivery_id: int, *, countdown: float | None = None) -> None:
     transaction.on_commit(lambda: delivery_kick(delivery_id, countdown=countdown))
 
@@ -222,12 +232,9 @@ def pam_outbox_sweep(*, limit: int = SWEEP_BATCH) -> int:
     """
     now = clock.now()
     overdue = now - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS)
-    earlier_pending = WebhookDelivery.objects.filter(
-        ticket_id=OuterRef("ticket_id"), status=DeliveryStatus.PENDING, pk__lt=OuterRef("pk")
-    )
     candidates = WebhookDelivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lte=now),
-        ~Exists(earlier_pending),
+        ~waits_for_earlier(),
         status=DeliveryStatus.PENDING,
         next_attempt_at__lte=overdue,
     )

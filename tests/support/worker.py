@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -72,11 +72,11 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
-def _wait_for(condition: object, *, timeout: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], *, timeout: float = 15.0, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout} s")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
 
 
@@ -90,6 +90,8 @@ class CeleryWorker:
         self._log_offset = 0
 
     def start(self, *, purge: bool = False, timeout: float = 30.0) -> CeleryWorker:
+        """Start the worker and wait until it is ready; `purge` drops queued messages first
+        (for a shared Redis database whose queue may hold earlier runs' kicks)."""
         env = {
             **os.environ,
             "DATABASE_URL": worker_database_url(),
@@ -118,7 +120,7 @@ class CeleryWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _wait_for(self._ready, timeout=timeout, what="celery worker")
+        wait_until(self._ready, timeout=timeout, what="celery worker")
         return self
 
     @property
@@ -186,7 +188,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for(self._answers, timeout=10, what="redis-server")
+        wait_until(self._answers, timeout=10, what="redis-server")
         return self
 
     @property

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
+from tests.support.worker import wait_until
 from tickets.models import WebhookAttempt, WebhookDelivery
+
+__all__ = ["CREATE_FIELDS", "DISCARD_FIELDS", "attempts_of", "wait_until"]
 
 # contract.md § PAM webhooks, in the documented order.
 CREATE_FIELDS = [
@@ -25,11 +25,3 @@ def attempts_of(delivery: WebhookDelivery) -> list[tuple[int, int | None, str]]:
         (attempt.number, attempt.http_status, attempt.outcome)
         for attempt in WebhookAttempt.objects.filter(delivery=delivery).order_by("number")
     ]
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float = 15.0, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)

@@ -17,8 +17,8 @@ from tests.factories import OperatorFactory, TicketFactory
 from tests.support.api import signed_post
 from tests.support.pam import Answer, ReceivedWebhook, ScriptedPam, player_id_for
 from tests.support.sample import sample_request, sample_setup
-from tests.support.worker import CeleryWorker, RedisServer
-from tests.webhooks.helpers import CREATE_FIELDS, attempts_of, wait_until
+from tests.support.worker import CeleryWorker, RedisServer, wait_until
+from tests.webhooks.helpers import CREATE_FIELDS, attempts_of
 from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
 from tickets.pam_outbox import delivery_enqueue, delivery_kick
 from tickets.webhook_payloads import ticket_create_data, webhook_body
