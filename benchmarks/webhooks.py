@@ -2,10 +2,10 @@
 
 What it does:
 
-1. prepares a dedicated database (DATABASE_URL's database + `_bench_webhooks`, created and
-   migrated when missing) with an operator whose webhook URL is a fake PAM
-   (operators.fake_pam.FakePam) served from this process, and an open 3-event betcard;
-   previous runs' tickets and webhooks are deleted;
+1. prepares the placement benchmark's database and fixtures (benchmarks/place_ticket.py:
+   DATABASE_URL's database + `_bench`, its operator and open 13-event card, tickets of
+   earlier runs deleted) and points the operator's webhook URL at a fake PAM
+   (operators.fake_pam.FakePam) served from this process;
 2. starts one worker as production runs it, with DEBUG off and fresh secrets:
    `celery -A jackpot worker --pool prefork --concurrency N` (default 1; queue purged, no
    beat);
@@ -27,8 +27,6 @@ REDIS_URL should name a Redis database of your own: the worker purges its queue 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import secrets
 import statistics
@@ -38,154 +36,17 @@ import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from place_ticket import (
+    bench_database_url,
+    fixtures_prepare,
+    order_bytes,
+    say,
+    server_environment,
+    signed_headers,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-OPERATOR_NAME = "bench-webhooks"
-CARD_CODE = "BENCHHOOKS"
-FIRST_EVENT = 980_001  # events, markets (id * 10) and bets (id * 10 + 0/1/2) of the card
-EVENTS = 3
-TEAMS = (980_001, 980_002)
-ODDS = Decimal("2.15")
-PRICE = 500
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------- configuration
-def bench_database_url(url: str) -> str:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "jackpot"
-    if not name.endswith("_bench_webhooks"):
-        name += "_bench_webhooks"
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def environment(database_url: str, redis_url: str) -> dict[str, str]:
-    """Production settings (DEBUG off, generated secrets) shared by this process and the
-    worker: both must decrypt the operator's secret with the same key."""
-    from cryptography.fernet import Fernet
-
-    return {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DEBUG": "false",
-        "DJANGO_READ_DOT_ENV_FILE": "false",
-        "DJANGO_SETTINGS_MODULE": "jackpot.settings",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "OPERATOR_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def database_create(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            say(f"created database {name}")
-
-
-# ----------------------------------------------------------------------------- fixtures
-def fixtures_prepare(pam_url: str) -> dict[str, Any]:
-    """The operator (webhook URL: the fake PAM), a 3-event open card; no tickets."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from betcards.models import (
-        Bet,
-        Betcard,
-        BetcardEvent,
-        BetcardStatus,
-        BookmakerEvent,
-        Event,
-        Market,
-        Team,
-    )
-    from operators.models import Operator
-    from tickets.models import Selection, Ticket, WebhookDelivery
-
-    now = timezone.now()
-    secret = secrets.token_urlsafe(30)
-    with transaction.atomic():
-        operator, _ = Operator.objects.get_or_create(
-            name=OPERATOR_NAME, defaults={"ext_percent": Decimal("12.5")}
-        )
-        operator.set_secret_key(secret)  # the encryption key is new for every run
-        operator.webhook_url = pam_url
-        operator.is_active = True
-        operator.save()
-        WebhookDelivery.objects.filter(operator=operator).delete()
-        Selection.objects.filter(ticket__operator=operator).delete()
-        Ticket.objects.filter(operator=operator).delete()
-        home, _ = Team.objects.get_or_create(id=TEAMS[0], defaults={"name": "Bench Home"})
-        away, _ = Team.objects.get_or_create(id=TEAMS[1], defaults={"name": "Bench Away"})
-        card, _ = Betcard.objects.update_or_create(
-            code=CARD_CODE,
-            defaults={
-                "name": "Webhook benchmark",
-                "currency": "USD",
-                "price": PRICE,
-                "prize": 100_000,
-                "bonus_prizes": [10_000],
-                "opens_at": now - dt.timedelta(days=1),
-                "closes_at": None,
-                "status": BetcardStatus.OPEN,
-            },
-        )
-        for position, event_id in enumerate(range(FIRST_EVENT, FIRST_EVENT + EVENTS), 1):
-            event, _ = Event.objects.update_or_create(
-                id=event_id,
-                defaults={
-                    "home_team": home,
-                    "away_team": away,
-                    "starts_at": now + dt.timedelta(days=30),
-                },
-            )
-            BookmakerEvent.objects.get_or_create(
-                event=event, defaults={"external_id": f"bench-hooks-{event_id}"}
-            )
-            market, _ = Market.objects.update_or_create(
-                id=event_id * 10, defaults={"event": event, "name": "1X2", "is_blocked": False}
-            )
-            for offset, name in enumerate("1X2"):
-                Bet.objects.update_or_create(
-                    id=event_id * 10 + offset,
-                    defaults={"market": market, "name": name, "odds": ODDS},
-                )
-            BetcardEvent.objects.get_or_create(
-                betcard=card, event=event, defaults={"position": position}
-            )
-    return {"operator": operator, "card": card, "secret": secret}
-
-
-def order(token: str) -> dict[str, Any]:
-    return {
-        "operator": OPERATOR_NAME,
-        "token": token,
-        "psp": None,
-        "price": PRICE,
-        "currency": "USD",
-        "atag": None,
-        "rtag": None,
-        "source": "mobile",
-        "type": "jackpot",
-        "odds_diff": 0,
-        "events": [
-            {"id": event_id, "bet": event_id * 10, "odds": float(ODDS)}
-            for event_id in range(FIRST_EVENT, FIRST_EVENT + EVENTS)
-        ],
-        "betcard_code": CARD_CODE,
-        "prize": 100_000,
-        "bonus_prizes": [10_000],
-    }
 
 
 # ----------------------------------------------------------------------------- worker
@@ -232,26 +93,28 @@ def throughput_run(fixtures: dict[str, Any], count: int) -> dict[str, float]:
     from tickets.pam_outbox import delivery_kick
     from tickets.webhook_payloads import ticket_create_data, webhook_body
 
-    operator, card = fixtures["operator"], fixtures["card"]
+    order = fixtures["order"]
     now = timezone.now()
+    # As placement writes them for the card's price (12.5 % inclusive excise), without
+    # selections: delivery never reads them.
     tickets = [
         Ticket(
             id=f"{int(now.timestamp()):08x}{secrets.token_hex(8)}",
             code=secrets.token_hex(3).upper(),
-            operator=operator,
-            betcard=card,
+            operator_id=fixtures["operator_id"],
+            betcard_id=fixtures["card_id"],
             token=f"bench-{number}",
-            price=PRICE,
-            stake=444,
-            currency="USD",
+            price=order["price"],
+            stake=4444,
+            currency=order["currency"],
             ext_percent=Decimal("12.5"),
             ext_type="inclusive",
-            ext_amount=56,
-            wht_percent=Decimal(0),
+            ext_amount=556,
+            wht_percent=Decimal(20),
             source="mobile",
-            odds=Decimal("9.94"),
-            prize=100_000,
-            bonus_prizes=[10_000],
+            odds=Decimal("20631.00"),
+            prize=order["prize"],
+            bonus_prizes=order["bonus_prizes"],
             created_at=now,
             updated_at=now,
         )
@@ -262,7 +125,7 @@ def throughput_run(fixtures: dict[str, Any], count: int) -> dict[str, float]:
         deliveries = WebhookDelivery.objects.bulk_create(
             WebhookDelivery(
                 ticket=ticket,
-                operator=operator,
+                operator_id=fixtures["operator_id"],
                 action="ticket_create",
                 dedupe_key="ticket_create",
                 body=webhook_body("ticket_create", ticket_create_data(ticket)).decode(),
@@ -292,26 +155,18 @@ def throughput_run(fixtures: dict[str, Any], count: int) -> dict[str, float]:
 def latency_run(fixtures: dict[str, Any], pam: Any, count: int, rate: float) -> dict[str, float]:
     from django.test import Client
 
-    from operators.signing import signature
-
     client = Client()
-    secret = fixtures["secret"]
     sent_at: dict[str, float] = {}
     placement_ms: list[float] = []
     interval = 1 / rate
     next_at = time.monotonic()
     for number in range(count + 5):  # the first 5 warm up and are not counted
-        body = json.dumps(order(f"lat-{number}"), separators=(",", ":")).encode()
-        stamp = str(int(time.time()))
+        body = order_bytes(fixtures["order"], f"webhooks-{secrets.token_hex(6)}")
+        headers = signed_headers(fixtures["operator"], fixtures["secret"], body)
+        del headers["Content-Type"]
         started_wall, started = time.time(), time.monotonic()
         response = client.generic(
-            "POST",
-            "/be/tickets",
-            body,
-            content_type="application/json",
-            HTTP_TIMESTAMP=stamp,
-            HTTP_OPERATOR_NAME=OPERATOR_NAME,
-            HTTP_SIGNATURE=signature(secret, stamp, body),
+            "POST", "/be/tickets", body, content_type="application/json", headers=headers
         )
         if response.status_code != 200:
             sys.exit(f"placement failed: {response.status_code} {response.content[:300]!r}")
@@ -358,20 +213,29 @@ def main() -> None:
     database_url = bench_database_url(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jackpot")
     )
-    env = environment(database_url, os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # Production settings (DEBUG off, fresh secrets), shared by this process and the worker:
+    # both must decrypt the operator's secret with the same key. The worker's kicks go to
+    # REDIS_URL as given (its queue is purged).
+    env = server_environment(database_url)
+    env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    env["LOG_LEVEL"] = "WARNING"  # this process; the worker logs at INFO to its file
     os.environ.update(env)
-    database_create(database_url)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=os.environ, check=True
-    )
     sys.path.insert(0, str(BASE_DIR))
+    from jackpot.embedded_servers import postgres_ensure_database
+
+    postgres_ensure_database(database_url)
     import django
 
     django.setup()
-    from operators.fake_pam import FakePam
+    from django.core.management import call_command
 
+    from operators.fake_pam import FakePam
+    from operators.models import Operator
+
+    call_command("migrate", verbosity=0)
+    fixtures = fixtures_prepare(existing_tickets=0)
     pam = FakePam(port=0, delay_ms=args.pam_delay_ms).start()
-    fixtures = fixtures_prepare(pam.url)
+    Operator.objects.filter(pk=fixtures["operator_id"]).update(webhook_url=pam.url)
     log_path = BASE_DIR / "var" / "bench-webhooks-worker.log"
     log_path.parent.mkdir(exist_ok=True)
     worker = worker_start(env, log_path, concurrency=args.concurrency)
