@@ -103,8 +103,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding with prepared statements: a statement run 5 times on a
 # connection is prepared, so PostgreSQL parses and plans each placement query once per
 # connection instead of once per request, and psycopg sends parameters instead of quoting
-# them into the SQL text (docs/performance.md: ~1 ms of database CPU and ~0.8 ms of engine
-# CPU per ticket). Turn off behind a transaction-pooling PgBouncer older than 1.21.
+# them into the SQL text (docs/performance.md: a quarter less database CPU per ticket).
+# Turn off behind a transaction-pooling PgBouncer older than 1.21.
 if env.bool("DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": 5}
