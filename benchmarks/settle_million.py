@@ -61,8 +61,7 @@ def step(label: str, started: float) -> float:
     return now
 
 
-def card_build(tickets: int) -> Betcard:
-    """The catalogue through the ORM (a few rows), the tickets with set-based SQL."""
+def previous_run_delete() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -87,6 +86,10 @@ def card_build(tickets: int) -> Betcard:
             {"code": CODE},
         )
     Betcard.objects.filter(code=CODE).delete()
+
+
+def card_build(tickets: int) -> Betcard:
+    """The catalogue through the ORM (a few rows), the tickets with set-based SQL."""
     with transaction.atomic():
         operator, _ = Operator.objects.get_or_create(
             name="bench",
@@ -216,6 +219,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
+    previous_run_delete()
+    started = step("delete the previous run's card", started)
     card = card_build(args.tickets)
     mark = step(f"build {args.tickets:,} tickets x {EVENTS} selections (SQL)", started)
     results_enter(card)
