@@ -4,7 +4,8 @@ Implements the grading rules of contract.md § Settlement for `tickets.settlemen
 ticket's misses are the card's scored (not void) events its selections do not match, counted
 in SQL from the round's frozen results (`betcards.grading.CardResults`); payouts come from
 `tickets.taxes`. A batch locks the next tickets by id, and one transaction writes their
-grades, their selections' results and their webhooks, so each ticket is paid exactly once.
+grades and their webhooks, so each ticket is paid exactly once; the selections' results
+follow in their own idempotent pass.
 """
 
 from __future__ import annotations

@@ -4,16 +4,18 @@ Implements contract.md § Settlement and operations.md `settle_betcard`. The mon
 (tier shares, withholding tax) live in `tickets.taxes`; event results in `betcards.grading`.
 
 A settlement is a *round* (`Settlement` row): number 1 settles the card, each later round is
-an explicit resettlement after a result correction. A round runs in three steps, each its
-own transaction, so a million tickets settle in bounded memory and a killed run resumes:
+an explicit resettlement after a result correction. A round runs in steps, each in its own
+transactions, so a million tickets settle in bounded memory and a killed run resumes:
 
 1. start: freeze the card's results and the prize tiers (tickets per misses counted in one
    set-based query, shares computed by `taxes.prize_tiers`) in the round's rows;
-2. batches: lock the next tickets still to grade in id order, compute their misses in SQL,
-   their payout in Python, and write tickets, selections and result webhooks in one
-   transaction; a graded ticket leaves the to-grade set in the transaction that pays it,
-   so a rerun or a resumed run pays each ticket and queues each webhook exactly once;
-3. finish: mark the round finished and the card settled.
+2. batches (`tickets.grading.batch_grade`): lock the next tickets still to grade in id
+   order, compute their misses in SQL, their payout in Python, and write tickets and
+   result webhooks in one transaction; a graded ticket leaves the to-grade set in the
+   transaction that pays it, so a rerun or a resumed run pays each ticket and queues each
+   webhook exactly once;
+3. selection results (`tickets.grading.selections_mark`), idempotent;
+4. finish: mark the round finished and the card settled.
 """
 
 from __future__ import annotations
