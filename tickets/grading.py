@@ -194,12 +194,13 @@ SELECTION_RESULT_SQL = (
 def selections_mark(
     *,
     betcard: Betcard,
+    round_: Settlement,
     results: CardResults,
     chunk: int,
     progress: Progress | None = None,
 ) -> int:
-    """Write each graded ticket's selections' results (`won`, `lost`, `void`); return how
-    many changed.
+    """Write the results (`won`, `lost`, `void`) of the selections of the tickets this
+    round graded; return how many changed. Final tickets a resettlement kept are left alone.
 
     Idempotent (only rows whose result differs are written), so a resumed round simply runs
     it again. One event per transaction: a heap page holds the selections of a few tickets,
@@ -211,8 +212,8 @@ def selections_mark(
     params = {"void": sorted(results.void_bet_ids), "won": sorted(results.winning_bet_ids)}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM tickets_ticket WHERE betcard_id = %s AND status = %s",
-            [betcard.pk, TicketStatus.CLOSED],
+            "SELECT count(*) FROM tickets_ticket WHERE betcard_id = %s AND settlement_round = %s",
+            [betcard.pk, round_.number],
         )
         (total,) = cursor.fetchone()
     changed = done = 0
@@ -220,9 +221,9 @@ def selections_mark(
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT max(id), count(*) FROM (SELECT id FROM tickets_ticket "
-                "WHERE betcard_id = %s AND status = %s AND id > %s ORDER BY id LIMIT %s) c",
-                [betcard.pk, TicketStatus.CLOSED, after, chunk],
+                "SELECT max(id), count(*) FROM (SELECT id FROM tickets_ticket WHERE "
+                "betcard_id = %s AND settlement_round = %s AND id > %s ORDER BY id LIMIT %s) c",
+                [betcard.pk, round_.number, after, chunk],
             )
             last, count = cursor.fetchone()
         if last is None:
@@ -233,7 +234,7 @@ def selections_mark(
                     f"""
                     UPDATE tickets_selection s SET result = {SELECTION_RESULT_SQL}
                     FROM tickets_ticket t
-                    WHERE t.betcard_id = %(card)s AND t.status = %(closed)s
+                    WHERE t.betcard_id = %(card)s AND t.settlement_round = %(round)s
                       AND t.id > %(after)s AND t.id <= %(last)s
                       AND s.ticket_id = t.id AND s.event_id = %(event)s
                       AND s.result <> {SELECTION_RESULT_SQL}
@@ -241,7 +242,7 @@ def selections_mark(
                     {
                         **params,
                         "card": betcard.pk,
-                        "closed": TicketStatus.CLOSED,
+                        "round": round_.number,
                         "after": after,
                         "last": last,
                         "event": event_id,

@@ -239,7 +239,13 @@ def _round_run(
         rolled_back += changed
         if progress is not None:
             progress("grading tickets", graded, total)
-    selections_mark(betcard=betcard, results=results, chunk=SELECTIONS_CHUNK, progress=progress)
+    selections_mark(
+        betcard=betcard,
+        round_=round_,
+        results=results,
+        chunk=SELECTIONS_CHUNK,
+        progress=progress,
+    )
     with transaction.atomic(durable=True):
         Betcard.objects.filter(pk=betcard.pk).update(
             status=BetcardStatus.SETTLED, settled_at=clock.now(), updated_at=clock.now()

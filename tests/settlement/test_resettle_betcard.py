@@ -9,7 +9,7 @@ from betcards.models import Bet, Market, MarketResultChange
 from betcards.results import market_result_set
 from tests.factories import BetcardFactory, TicketFactory
 from tests.settlement.conftest import AWAY, DRAW, bet_id, card_event_ids, picks, results_enter
-from tickets.models import Settlement, Ticket, WebhookDelivery
+from tickets.models import Selection, Settlement, Ticket, WebhookDelivery
 from tickets.settlement import (
     BetcardNotSettled,
     ResettlementReasonMissing,
@@ -30,6 +30,10 @@ REASON = "event 3 was a draw, the feed reported a home win"
 def gross(ticket: Ticket) -> int:
     ticket.refresh_from_db()
     return ticket.gross_payout
+
+
+def selection_result(ticket: Ticket, event_id: int) -> str:
+    return Selection.objects.get(ticket=ticket, event_id=event_id).result
 
 
 def webhooks(ticket: Ticket) -> list[tuple[str, str]]:
@@ -89,6 +93,10 @@ def test_resettlement_sends_rollback_then_the_new_result_to_changed_tickets(sett
     )
     assert new_result.body == webhook_body("ticket_win", ticket_result_data(t["A"])).decode()
     assert (report.round, report.rolled_back, report.kept_final) == (2, 2, 1)
+    event_3 = correction.market.event_id
+    assert selection_result(t["A"], event_3) == "lost"
+    assert selection_result(t["B"], event_3) == "won"
+    assert selection_result(t["F"], event_3) == "lost"  # final: left as it was
     assert report.unbalanced == 12_000 - (2_000 + 5_000 + 1_000) - 0 == 4_000
     assert t["A"].settlement_round == t["B"].settlement_round == 2
     assert t["A"].closed_at is None
@@ -126,6 +134,7 @@ def test_a_staff_override_also_regrades_closed_tickets(settled):
     assert [gross(t[k]) for k in "ABFL"] == [2_000, 5_000, 5_000, 0]
     assert webhooks(t["F"])[1:] == [("ticket_rollback", "rollback:2"), ("ticket_win", "result:2")]
     assert t["F"].closed_at is None  # final again only after a new ticket_closed
+    assert selection_result(t["F"], correction.market.event_id) == "won"
     assert (report.rolled_back, report.kept_final, report.unbalanced) == (3, 0, 0)
     assert Settlement.objects.get(betcard=card, number=2).override_closed is True
 
