@@ -61,30 +61,32 @@ def step(label: str, started: float) -> float:
     return now
 
 
+PREVIOUS_RUN_DELETES = (
+    """DELETE FROM tickets_webhookattempt WHERE delivery_id IN (
+        SELECT d.id FROM tickets_webhookdelivery d JOIN tickets_ticket t
+        ON t.id = d.ticket_id JOIN betcards_betcard b ON b.id = t.betcard_id
+        WHERE b.code = %(code)s)""",
+    """DELETE FROM tickets_webhookdelivery WHERE ticket_id IN (SELECT t.id FROM
+        tickets_ticket t JOIN betcards_betcard b ON b.id = t.betcard_id
+        WHERE b.code = %(code)s)""",
+    """DELETE FROM tickets_selection WHERE ticket_id IN (SELECT t.id FROM
+        tickets_ticket t JOIN betcards_betcard b ON b.id = t.betcard_id
+        WHERE b.code = %(code)s)""",
+    """DELETE FROM tickets_ticket WHERE betcard_id IN (
+        SELECT id FROM betcards_betcard WHERE code = %(code)s)""",
+    """DELETE FROM tickets_settlementtier WHERE settlement_id IN (SELECT s.id FROM
+        tickets_settlement s JOIN betcards_betcard b ON b.id = s.betcard_id
+        WHERE b.code = %(code)s)""",
+    """DELETE FROM tickets_settlement WHERE betcard_id IN (
+        SELECT id FROM betcards_betcard WHERE code = %(code)s)""",
+)
+
+
 def previous_run_delete() -> None:
+    # One statement per execute: the database connection binds parameters server-side.
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            DELETE FROM tickets_webhookattempt WHERE delivery_id IN (
-                SELECT d.id FROM tickets_webhookdelivery d JOIN tickets_ticket t
-                ON t.id = d.ticket_id JOIN betcards_betcard b ON b.id = t.betcard_id
-                WHERE b.code = %(code)s);
-            DELETE FROM tickets_webhookdelivery WHERE ticket_id IN (SELECT t.id FROM
-                tickets_ticket t JOIN betcards_betcard b ON b.id = t.betcard_id
-                WHERE b.code = %(code)s);
-            DELETE FROM tickets_selection WHERE ticket_id IN (SELECT t.id FROM
-                tickets_ticket t JOIN betcards_betcard b ON b.id = t.betcard_id
-                WHERE b.code = %(code)s);
-            DELETE FROM tickets_ticket WHERE betcard_id IN (
-                SELECT id FROM betcards_betcard WHERE code = %(code)s);
-            DELETE FROM tickets_settlementtier WHERE settlement_id IN (SELECT s.id FROM
-                tickets_settlement s JOIN betcards_betcard b ON b.id = s.betcard_id
-                WHERE b.code = %(code)s);
-            DELETE FROM tickets_settlement WHERE betcard_id IN (
-                SELECT id FROM betcards_betcard WHERE code = %(code)s);
-            """,
-            {"code": CODE},
-        )
+        for statement in PREVIOUS_RUN_DELETES:
+            cursor.execute(statement, {"code": CODE})
     Betcard.objects.filter(code=CODE).delete()
 
 
