@@ -65,6 +65,7 @@ PRICE, PRIZE, BONUS = 5_000, 100_000_000, [10_000_000, 1_000_000]
 SEED_EPOCH = 1_704_067_200  # 2024-01-01
 SEED_BOUNDARY = f"{1_735_689_600:08x}"  # 2025-01-01
 HTTP_TIMEOUT = 10.0
+CODE_ATTEMPTS = 5  # the engine's TICKET_CODE_ATTEMPTS default
 LOAD_PROCESSES_MAX = 4
 
 
@@ -543,6 +544,23 @@ def _engine_client(
     conn.close()
 
 
+def _baseline_place_retrying(
+    conn: psycopg.Connection[Any], info: dict[str, Any], token: str
+) -> None:
+    """Like the engine, a ticket code collision (likely among a million seeded codes) is
+    retried with a new code."""
+    for _ in range(CODE_ATTEMPTS - 1):
+        try:
+            baseline_place(conn, info, token)
+        except psycopg.errors.UniqueViolation as error:
+            conn.rollback()
+            if error.diag.constraint_name != "tickets_ticket_code_key":
+                raise
+        else:
+            return
+    baseline_place(conn, info, token)
+
+
 def _baseline_client(
     dsn: str, info: dict[str, Any], tag: str, window: tuple[float, float], out: ClientResult
 ) -> None:
@@ -552,7 +570,7 @@ def _baseline_client(
         while (started := time.monotonic()) < deadline:
             number += 1
             try:
-                baseline_place(conn, info, f"{tag}-{number}")
+                _baseline_place_retrying(conn, info, f"{tag}-{number}")
             except psycopg.Error as error:
                 conn.rollback()
                 out.errors += 1
@@ -562,6 +580,8 @@ def _baseline_client(
             if started >= measure_from and finished <= deadline:
                 out.completed += 1
                 out.latencies.append(finished - started)
+        # Keep the backend until the CPU probe has read it at the window's end.
+        time.sleep(0.5)
 
 
 def load_process(
@@ -593,6 +613,11 @@ class LevelResult:
     concurrency: int
     duration: float
     client: ClientResult
+    server_cpu: float = 0.0
+    db_cpu: float = 0.0
+
+    def per_ticket_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.client.completed if self.client.completed else float("nan")
 
     @property
     def throughput(self) -> float:
@@ -617,6 +642,53 @@ class LevelResult:
         return 100 * self.client.cpu_seconds / self.duration
 
 
+class CpuProbe:
+    """CPU seconds used so far by the engine's gunicorn processes and by the PostgreSQL
+    backends connected to the bench database (read from /proc: same machine)."""
+
+    def __init__(self, dsn: str, server_pid: int | None) -> None:
+        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.server_pid = server_pid
+
+    def sample(self) -> dict[str, float]:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        sample = {f"db{pid}": _proc_cpu(pid) for (pid,) in rows}
+        if self.server_pid is not None:
+            for pid in [self.server_pid, *_proc_children(self.server_pid)]:
+                sample[f"srv{pid}"] = _proc_cpu(pid)
+        return sample
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], prefix: str) -> float:
+    """CPU seconds between two samples; a process that appeared in between counts from 0."""
+    return sum(
+        value - before.get(key, 0.0) for key, value in after.items() if key.startswith(prefix)
+    )
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_children(pid: int) -> list[int]:
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except OSError:
+        return []
+
+
 def level_run(
     kind: str,
     concurrency: int,
@@ -625,6 +697,7 @@ def level_run(
     info: dict[str, Any],
     duration: float,
     warmup: float,
+    probe: CpuProbe,
 ) -> LevelResult:
     """Run `concurrency` clients of `kind` for warm-up + duration seconds."""
     context = multiprocessing.get_context("spawn")
@@ -648,13 +721,24 @@ def level_run(
     window = (measure_from, measure_from + duration)
     for _, pipe in children:
         pipe.send(window)
+    time.sleep(max(0.0, window[0] - time.monotonic()))
+    before = probe.sample()
+    time.sleep(max(0.0, window[1] - time.monotonic()))
+    after = probe.sample()
     total = ClientResult()
     for process, pipe in children:
         total.merge(pipe.recv())
         process.join()
     # CPU was measured over warm-up + duration: report it as a share of that time.
     total.cpu_seconds *= duration / (duration + warmup)
-    return LevelResult(kind=kind, concurrency=concurrency, duration=duration, client=total)
+    return LevelResult(
+        kind=kind,
+        concurrency=concurrency,
+        duration=duration,
+        client=total,
+        server_cpu=cpu_used(before, after, "srv"),
+        db_cpu=cpu_used(before, after, "db"),
+    )
 
 
 # ----------------------------------------------------------------------------- the server
@@ -729,6 +813,38 @@ def _port_open(port: int) -> bool:
         return False
 
 
+def profile_start(
+    server_pid: int, directory: Path, level: int, seconds: float
+) -> subprocess.Popen[bytes]:
+    """py-spy (dev dependency) sampling every gunicorn worker for the whole level.
+
+    `--gil`: only the thread holding the GIL is sampled, so the profile shows where Python
+    spends CPU (waits on PostgreSQL, Redis and the GIL itself are left out). The output is
+    in collapsed-stack format (one stack and its sample count per line), readable by
+    speedscope, flamegraph.pl or `py-spy`'s own tools.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(server_pid),
+        "--subprocesses",
+        "--gil",
+        "--rate",
+        "250",
+        "--duration",
+        str(int(seconds) + 1),
+        "--format",
+        "raw",
+        "--output",
+        str(directory / f"engine-c{level}.folded"),
+    ]
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attach before the load starts
+    return profiler
+
+
 def redis_queue_purge(url: str) -> None:
     """Drop the Celery messages the run's `ticket_create` kicks queued (no worker runs)."""
     import redis
@@ -747,13 +863,19 @@ def row(result: LevelResult) -> str:
         f"{result.kind:<8} {result.concurrency:>4} {result.throughput:>10.1f}"
         f" {result.median:>9.2f} {result.percentile(0.99):>9.2f} {shown:>8}"
         f" {result.client.errors:>6} {result.client_cpu_percent:>9.0f}%"
-        f" {os.getloadavg()[0]:>6.2f}"
+        f" {result.per_ticket_ms(result.server_cpu):>8.2f}"
+        f" {result.per_ticket_ms(result.db_cpu):>8.2f} {os.getloadavg()[0]:>6.2f}"
     )
 
 
 HEADER = (
     f"{'what':<8} {'conc':>4} {'tickets/s':>10} {'median ms':>9} {'p99 ms':>9} {'queries':>8}"
-    f" {'errors':>6} {'client CPU':>10} {'load':>6}"
+    f" {'errors':>6} {'client CPU':>10} {'srv CPU':>8} {'db CPU':>8} {'load':>6}"
+)
+LEGEND = (
+    "latency per request as the client sees it; queries: SQL statements Django ran per"
+    " request (X-Queries; BEGIN/COMMIT not counted); client CPU: load generator, % of one"
+    " core; srv CPU / db CPU: ms of CPU per ticket in gunicorn / in PostgreSQL backends"
 )
 
 
@@ -769,6 +891,9 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--show-sql", action="store_true", help="print one placement's SQL")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy flame graphs of the engine per level here"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
 
@@ -810,6 +935,7 @@ def main() -> None:
         f" one placement in-process: {len(statements)} SQL statements incl. BEGIN/COMMIT"
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
+    print(LEGEND)
     print(HEADER)
     results: list[tuple[LevelResult | None, LevelResult | None]] = []
     server = None
@@ -817,9 +943,15 @@ def main() -> None:
         if not args.no_engine:
             server = server_start(args.port, env, BASE_DIR / "var" / "bench" / "gunicorn.log")
             server_warm(args.port, info, requests=20)
+        probe = CpuProbe(database_url, server.pid if server is not None else None)
         for level in levels:
             engine = baseline = None
             if server is not None:
+                profiler = (
+                    profile_start(server.pid, args.profile, level, args.warmup + args.duration)
+                    if args.profile
+                    else None
+                )
                 engine = level_run(
                     "engine",
                     level,
@@ -827,7 +959,10 @@ def main() -> None:
                     info=info,
                     duration=args.duration,
                     warmup=args.warmup,
+                    probe=probe,
                 )
+                if profiler is not None:
+                    profiler.wait()
                 print(row(engine), flush=True)
             if not args.no_baseline:
                 baseline = level_run(
@@ -837,11 +972,13 @@ def main() -> None:
                     info=info,
                     duration=args.duration,
                     warmup=args.warmup,
+                    probe=probe,
                 )
                 print(row(baseline), flush=True)
             if engine and baseline and baseline.throughput:
                 print(f"{'ratio':<8} {level:>4} {engine.throughput / baseline.throughput:>10.0%}")
             results.append((engine, baseline))
+        probe.close()
     finally:
         if server is not None:
             server_stop(server)
