@@ -45,15 +45,15 @@ def _close_batch(*, now: dt.datetime, cutoff: dt.datetime, size: int) -> int:
             """
             UPDATE tickets_ticket t SET closed_at = %(now)s, updated_at = %(now)s
             WHERE t.id IN (
-                SELECT d.id FROM tickets_ticket d
-                WHERE d.status = %(closed)s AND d.closed_at IS NULL
-                  AND d.settled_at <= %(cutoff)s
+                SELECT due.id FROM tickets_ticket due
+                WHERE due.status = %(closed)s AND due.closed_at IS NULL
+                  AND due.settled_at <= %(cutoff)s
                   AND NOT EXISTS (
                       SELECT 1 FROM tickets_webhookdelivery w
-                      WHERE w.ticket_id = d.id
+                      WHERE w.ticket_id = due.id
                         AND (w.status <> %(delivered)s OR w.delivered_at > %(cutoff)s)
                   )
-                ORDER BY d.settled_at
+                ORDER BY due.settled_at
                 LIMIT %(size)s
                 FOR UPDATE SKIP LOCKED
             )
