@@ -11,22 +11,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
 
 from tests.factories import BetcardFactory, TicketFactory
 from tests.settlement.conftest import AWAY, card_event_ids, picks, results_enter
+from tests.support.worker import worker_database_url
 from tickets.models import Ticket, WebhookDelivery
 from tickets.settlement import betcard_settle
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def settle_database_dsn() -> str:
-    db = connection.settings_dict
-    return (
-        f"postgresql://{db['USER']}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-        f"/{db['NAME']}"
-    )
 
 
 def wait_until_blocked(lock_holder: psycopg.Connection, *, timeout: float = 30) -> None:
@@ -55,14 +47,14 @@ def test_a_settle_command_killed_mid_way_resumes_and_pays_each_ticket_once():
     winners = TicketFactory.create_batch(3, betcard=card)
     one_miss = TicketFactory.create_batch(3, betcard=card, picks=picks(card, {first: AWAY}))
     ids = sorted(t.pk for t in winners + one_miss)
-    with psycopg.connect(settle_database_dsn(), autocommit=False) as lock_holder:
+    with psycopg.connect(worker_database_url(), autocommit=False) as lock_holder:
         lock_holder.execute("SELECT 1 FROM tickets_ticket WHERE id = %s FOR UPDATE", [ids[2]])
         command = subprocess.Popen(
             [sys.executable, "manage.py", "settle_betcard", "KILL01", "--batch-size", "2"],
             cwd=ROOT,
             env={
                 **os.environ,
-                "DATABASE_URL": settle_database_dsn(),
+                "DATABASE_URL": worker_database_url(),
                 "REDIS_URL": "redis://127.0.0.1:1/0",  # no broker: the outbox sweep sends
             },
             stdout=subprocess.DEVNULL,
