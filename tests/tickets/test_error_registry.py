@@ -1,5 +1,5 @@
-"""Every documented error has one code, one row in docs/api.md and a place in the OpenAPI
-schema (house-style § 7), and the schema is generated without warnings."""
+"""Every documented error has one code, one row in docs/api.md and in the README's table and a
+place in the OpenAPI schema (house-style § 7), and the schema is generated without warnings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from jackpot.core.errors import ContractError
 from tickets.errors import ALL_ERRORS, PlacementError
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -32,10 +32,13 @@ def test_codes_are_unique_and_registered():
     assert _subclasses(PlacementError) <= set(ALL_ERRORS)
 
 
-def test_every_code_is_in_the_docs_table_with_its_template():
+@pytest.mark.parametrize("page", ["docs/api.md", "README.md"])
+def test_every_code_is_in_the_docs_table_with_its_template(page):
     rows = {
         int(match[1]): match[2]
-        for match in re.finditer(r"^\| (\d{3}) \| \d{3} \| (.+?) \|", DOCS.read_text(), re.M)
+        for match in re.finditer(
+            r"^\| (\d{3}) \| \d{3} \| (.+?) \|", (ROOT / page).read_text(), re.M
+        )
     }
 
     assert {error.code: error.template for error in ALL_ERRORS} == rows
