@@ -65,7 +65,7 @@ from tickets.errors import (
 )
 from tickets.models import Selection, Ticket, WebhookDelivery
 from tickets.odds import combined_odds, odds_accepted
-from tickets.pam_outbox import delivery_build, delivery_kick_after_commit
+from tickets.pam_outbox import delivery_build, delivery_kick_in_background_after_commit
 from tickets.taxes import CreationTaxes, creation_taxes
 from tickets.webhook_payloads import ticket_create_data
 
@@ -323,7 +323,7 @@ def _write_ticket(
             (delivery.pk,) = cursor.fetchone()
         for row in (ticket, *selections, delivery):
             mark_inserted(row)
-        delivery_kick_after_commit(delivery.pk)
+        delivery_kick_in_background_after_commit(delivery.pk)
     return PlacedTicket(ticket=ticket, body=body, replayed=False)
 
 

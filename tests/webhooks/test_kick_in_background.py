@@ -1,0 +1,60 @@
+"""tickets.pam_outbox: placement's kick is published by a background thread after commit."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import pytest
+from prometheus_client import REGISTRY
+
+from tickets import pam_outbox
+
+
+@pytest.mark.django_db
+def test_the_kick_is_published_by_the_publisher_thread_after_commit(
+    monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    # given a publisher that records what it is asked to kick, and from which thread
+    published: queue.Queue[tuple[int, str]] = queue.Queue()
+    monkeypatch.setattr(
+        pam_outbox,
+        "delivery_kick",
+        lambda delivery_id, **kw: published.put((delivery_id, threading.current_thread().name)),
+    )
+
+    # when
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        pam_outbox.delivery_kick_in_background_after_commit(41)
+    assert published.empty()  # nothing before the commit
+    for callback in callbacks:
+        callback()
+
+    # then
+    assert published.get(timeout=5) == (41, "pam-kick")
+
+
+def test_a_full_queue_drops_the_kick_and_counts_it_skipped(monkeypatch) -> None:
+    # given a queue with no room left
+    full: queue.Queue[int] = queue.Queue(maxsize=1)
+    full.put(1)
+    monkeypatch.setattr(pam_outbox, "_publisher_queue", lambda: full)
+    skipped = (
+        REGISTRY.get_sample_value("jackpot_pam_outbox_kicks_total", {"result": "skipped"}) or 0.0
+    )
+
+    # when
+    pam_outbox._kick_in_background(2)
+
+    # then
+    assert list(full.queue) == [1]
+    assert (
+        REGISTRY.get_sample_value("jackpot_pam_outbox_kicks_total", {"result": "skipped"})
+        == skipped + 1
+    )
+
+
+@pytest.mark.django_db
+def test_one_publisher_thread_serves_the_process() -> None:
+    assert pam_outbox._publisher_queue() is pam_outbox._publisher_queue()
+    assert [t.name for t in threading.enumerate()].count("pam-kick") == 1
