@@ -3,17 +3,24 @@
 benchmarks/place_ticket.py serves this module instead of `jackpot.wsgi` so that every
 answer says how many SQL statements Django executed for it (an execute wrapper on the
 request thread's connection; BEGIN/COMMIT are not statements Django executes and are not
-counted). Nothing else differs from the production application.
+counted). Nothing else differs from the production application, unless
+BENCH_WITHOUT_KICK=1 (place_ticket.py --without-kick, a diagnostic): then the Celery kick
+after commit is skipped, to measure what publishing it costs.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection
 
 from jackpot.wsgi import application as engine_application
+from tickets import pam_outbox
+
+if os.environ.get("BENCH_WITHOUT_KICK") == "1":
+    pam_outbox.delivery_kick = lambda delivery_id, *, countdown=None: None
 
 StartResponse = Callable[..., Any]
 

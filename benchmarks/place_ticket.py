@@ -892,6 +892,11 @@ def main() -> None:
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--show-sql", action="store_true", help="print one placement's SQL")
     parser.add_argument(
+        "--without-kick",
+        action="store_true",
+        help="diagnostic: the engine skips the Celery kick after commit",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write py-spy flame graphs of the engine per level here"
     )
     args = parser.parse_args()
@@ -901,6 +906,8 @@ def main() -> None:
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jackpot")
     )
     env = server_environment(database_url)
+    if args.without_kick:
+        env["BENCH_WITHOUT_KICK"] = "1"
     env["REDIS_URL"] = args.redis_url or bench_redis_url(
         os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     )
