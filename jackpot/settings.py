@@ -224,6 +224,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set (then every 2 x N tasks): a new PostgreSQL connection per webhook cost more
+# than the webhook, and every prepared statement with it. jackpot/celery.py handles them as
+# Django does around a request instead (CONN_MAX_AGE, health check, broken ones dropped).
+CELERY_DB_REUSE_MAX = 10_000
 # Publishing must never hang a ticket placement when Redis is down: fail fast, the outbox
 # sweep re-queues the row later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0

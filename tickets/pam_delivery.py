@@ -41,6 +41,7 @@ from tickets.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from tickets.pam_delivery_sql import INTERRUPTED_ERROR, claim_statement, delivered_statement
 from tickets.pam_outbox import (
     CANCELLED_BEFORE_CREATE,
     DiscardReason,
@@ -82,7 +83,8 @@ def pam_call_deliver(*, delivery_id: int) -> str:
     `not-due`, `waiting-for-earlier`, `ticket-cancelled`, `missing`, `superseded` (the
     lease ran out during the call and another worker owns the row now).
     """
-    claim = _claim(delivery_id, now=clock.now())
+    now = clock.now()
+    claim = _claim_common(delivery_id, now=now) or _claim(delivery_id, now=now)
     if isinstance(claim, str):
         return claim
     try:
@@ -100,7 +102,23 @@ def pam_call_deliver(*, delivery_id: int) -> str:
     return _record(claim, answer)
 
 
+def _claim_common(delivery_id: int, *, now: dt.datetime) -> _Claim | None:
+    """The claim in one statement (`tickets.pam_delivery_sql`); None when the row cannot be
+    taken as it is, and `_claim` then says why (or takes it, if it just became free)."""
+    claimed = claim_statement(
+        delivery_id=delivery_id,
+        now=now,
+        lease_until=now + dt.timedelta(seconds=settings.PAM_DELIVERY_LEASE_SECONDS),
+        retry_window=dt.timedelta(seconds=settings.PAM_RETRY_WINDOW_SECONDS),
+    )
+    if claimed is None:
+        return None
+    return _Claim(delivery=claimed.delivery, attempt=claimed.attempt)
+
+
 def _claim(delivery_id: int, *, now: dt.datetime) -> _Claim | str:
+    """The claim with the ORM, step by step: what a row that `_claim_common` did not take
+    is waiting for (or, for the `ticket_create` of a cancelled ticket, its closing)."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
@@ -121,8 +139,7 @@ def _claim(delivery_id: int, *, now: dt.datetime) -> _Claim | str:
             )
         if delivery.attempts_count:
             delivery.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
-                outcome=AttemptOutcome.INTERRUPTED,
-                error="the worker stopped before recording an answer (its lease ran out)",
+                outcome=AttemptOutcome.INTERRUPTED, error=INTERRUPTED_ERROR
             )
         delivery.attempts_count += 1
         delivery.lease_until = now + dt.timedelta(seconds=settings.PAM_DELIVERY_LEASE_SECONDS)
@@ -163,29 +180,11 @@ def _claim_refusal(delivery: WebhookDelivery, *, now: dt.datetime) -> str | None
 
 def _record(claim: _Claim, answer: PamAnswer) -> str:
     now = clock.now()
-    claimed = claim.delivery
-    with transaction.atomic():
-        # Only ticket_create changes its ticket (confirm, or cancel and discard). Lock order
-        # everywhere: ticket, then its deliveries (staff cancel does the same).
-        ticket = (
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("operator")
-            .get(pk=claimed.ticket_id)
-            if claimed.ticket_id is not None and claimed.action == WebhookAction.TICKET_CREATE
-            else None
-        )
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=claimed.pk)
-        _attempt_complete(claim.attempt, answer)
-        still_ours = (
-            delivery.status == DeliveryStatus.PENDING
-            and delivery.lease_until == claimed.lease_until
-        )
-        if answer.delivered:
-            result = _on_delivered(delivery, ticket, answer, now=now)
-        elif not still_ours:
-            result = "superseded"
-        else:
-            result = _on_failed(delivery, ticket, answer, now=now)
+    delivery = claim.delivery
+    if answer.delivered:
+        result = _record_delivered(claim, answer, now=now)
+    else:
+        delivery, result = _record_failed(claim, answer, now=now)
     metrics.ATTEMPTS.labels(delivery.action, answer.outcome.value).inc()
     metrics.ATTEMPT_SECONDS.labels(delivery.action).observe(answer.latency_ms / 1000)
     log.info(
@@ -206,6 +205,50 @@ def _record(claim: _Claim, answer: PamAnswer) -> str:
     return result
 
 
+def _record_delivered(claim: _Claim, answer: PamAnswer, *, now: dt.datetime) -> str:
+    """The PAM took the webhook: one statement records it (`delivered_statement`). A
+    `ticket_create` confirms its ticket; a ticket already discarded stays cancelled
+    (contract): the late success is recorded and the ticket flagged for reconciliation."""
+    delivery = claim.delivery
+    row = delivered_statement(
+        delivery=delivery, attempt_id=claim.attempt.pk, answer=answer, now=now
+    )
+    if row.newly_delivered:
+        metrics.DELIVERY_LAG_SECONDS.labels(delivery.action).observe(
+            (now - delivery.created_at).total_seconds()
+        )
+    if row.ticket_was_cancelled and not row.ticket_was_flagged:
+        metrics.LATE_SUCCESSES.inc()
+        log.warning("pam_ticket_create_late_success", ticket_id=delivery.ticket_id)
+    if row.next_pending_id is not None:  # it was waiting for this one: send it now
+        delivery_kick_after_commit(row.next_pending_id)
+    return "delivered"
+
+
+def _record_failed(
+    claim: _Claim, answer: PamAnswer, *, now: dt.datetime
+) -> tuple[WebhookDelivery, str]:
+    claimed = claim.delivery
+    with transaction.atomic():
+        # Only ticket_create changes its ticket (cancel and discard). Lock order
+        # everywhere: ticket, then its deliveries (staff cancel does the same).
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("operator")
+            .get(pk=claimed.ticket_id)
+            if claimed.ticket_id is not None and claimed.action == WebhookAction.TICKET_CREATE
+            else None
+        )
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=claimed.pk)
+        _attempt_complete(claim.attempt, answer)
+        still_ours = (
+            delivery.status == DeliveryStatus.PENDING
+            and delivery.lease_until == claimed.lease_until
+        )
+        result = _on_failed(delivery, ticket, answer, now=now) if still_ours else "superseded"
+    return delivery, result
+
+
 def _attempt_complete(attempt: WebhookAttempt, answer: PamAnswer) -> None:
     attempt.http_status = answer.http_status
     attempt.latency_ms = answer.latency_ms
@@ -215,38 +258,6 @@ def _attempt_complete(attempt: WebhookAttempt, answer: PamAnswer) -> None:
     attempt.save(
         update_fields=["http_status", "latency_ms", "outcome", "error", "response_excerpt"]
     )
-
-
-def _on_delivered(
-    delivery: WebhookDelivery, ticket: Ticket | None, answer: PamAnswer, *, now: dt.datetime
-) -> str:
-    if delivery.status != DeliveryStatus.DELIVERED:
-        metrics.DELIVERY_LAG_SECONDS.labels(delivery.action).observe(
-            (now - delivery.created_at).total_seconds()
-        )
-    _delivery_close(delivery, status=DeliveryStatus.DELIVERED, error="")
-    delivery.delivered_at = delivery.delivered_at or now
-    delivery.save(
-        update_fields=["status", "lease_until", "last_error", "delivered_at", "updated_at"]
-    )
-    if delivery.action == WebhookAction.TICKET_CREATE and ticket is not None:
-        _ticket_confirm(ticket, answer, now=now)
-    _kick_next_of_ticket(delivery)
-    return "delivered"
-
-
-def _ticket_confirm(ticket: Ticket, answer: PamAnswer, *, now: dt.datetime) -> None:
-    """The PAM took the price. A ticket already discarded stays cancelled (contract): the
-    late success is recorded and the ticket flagged for reconciliation."""
-    ticket.pam_confirmed_at = ticket.pam_confirmed_at or now
-    if answer.player_id:
-        ticket.user_id = answer.player_id
-    if ticket.status == TicketStatus.CANCELLED and not ticket.needs_reconciliation:
-        ticket.needs_reconciliation = True
-        metrics.LATE_SUCCESSES.inc()
-        log.warning("pam_ticket_create_late_success", ticket_id=ticket.pk)
-    ticket.updated_at = now
-    ticket.save(update_fields=["pam_confirmed_at", "user_id", "needs_reconciliation", "updated_at"])
 
 
 def _on_failed(

@@ -12,6 +12,7 @@ import time
 import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
+from prometheus_client import REGISTRY
 
 from jackpot.core import clock
 from tests.factories import OperatorFactory, TicketFactory
@@ -386,6 +387,44 @@ def test_late_success_after_discard_keeps_the_ticket_cancelled_and_flags_it(
     assert [request.action for request in pam.received] == ["ticket_create", "ticket_discard"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_2xx_for_a_row_another_worker_delivered_keeps_its_first_delivery(
+    pam: ScriptedPam,
+) -> None:
+    # given: while the PAM holds the request, another worker (whose lease came after this
+    # one's ran out) has delivered the row
+    _, create = queued_create(pam)
+    first = clock.now() - dt.timedelta(seconds=5)
+
+    def delivered_meanwhile(request: ReceivedWebhook) -> None:
+        WebhookDelivery.objects.filter(pk=create.pk).update(
+            status="delivered", delivered_at=first, lease_until=None
+        )
+        connections.close_all()
+
+    pam.on_request = delivered_meanwhile
+    lags = lag_count("ticket_create")
+
+    # when
+    result = pam_call_deliver(delivery_id=create.pk)
+
+    # then
+    assert result == "delivered"
+    create.refresh_from_db()
+    assert (create.status, create.delivered_at) == ("delivered", first)
+    assert attempts_of(create) == [(1, 200, "delivered")]
+    assert lag_count("ticket_create") == lags
+
+
+def lag_count(action: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "jackpot_pam_webhook_delivery_lag_seconds_count", {"action": action}
+        )
+        or 0.0
+    )
+
+
 def test_claim_and_record_take_a_bounded_number_of_queries(pam: ScriptedPam) -> None:
     _, delivery = queued_create(pam)
 
@@ -393,6 +432,6 @@ def test_claim_and_record_take_a_bounded_number_of_queries(pam: ScriptedPam) -> 
         pam_call_deliver(delivery_id=delivery.pk)
 
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # claim: select (with the ticket-order check), lease update, attempt insert; record:
-    # lock ticket and row, complete attempt, mark delivered, confirm ticket, next row?
-    assert len(statements) == 9
+    # claim: one statement (checks, lease, interrupted attempts, new attempt, operator);
+    # record: one statement (attempt, row delivered, ticket confirmed, its next row)
+    assert len(statements) == 2
