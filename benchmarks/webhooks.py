@@ -97,10 +97,12 @@ def throughput_run(fixtures: dict[str, Any], count: int) -> dict[str, float]:
     now = timezone.now()
     # As placement writes them for the card's price (12.5 % inclusive excise), without
     # selections: delivery never reads them.
+    # Distinct codes: random ones would collide within a few thousand (birthday bound).
+    codes = secrets.SystemRandom().sample(range(16**6), count)
     tickets = [
         Ticket(
             id=f"{int(now.timestamp()):08x}{secrets.token_hex(8)}",
-            code=secrets.token_hex(3).upper(),
+            code=f"{codes[number]:06X}",
             operator_id=fixtures["operator_id"],
             betcard_id=fixtures["card_id"],
             token=f"bench-{number}",
