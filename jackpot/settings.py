@@ -206,6 +206,11 @@ PAM_RETRY_WINDOW_SECONDS = env.float("PAM_RETRY_WINDOW_SECONDS", default=15 * 60
 PAM_DISCARD_RETRY_MINUTES = env.float("PAM_DISCARD_RETRY_MINUTES", default=30.0)
 PAM_DELIVERY_LEASE_SECONDS = env.float("PAM_DELIVERY_LEASE_SECONDS", default=60.0)
 PAM_OUTBOX_SWEEP_SECONDS = env.float("PAM_OUTBOX_SWEEP_SECONDS", default=10.0)
+# A sweep takes overdue rows this many at a time, and goes on while it finds full batches
+# (for at most PAM_OUTBOX_SWEEP_SECONDS) as long as the broker's queue holds fewer task
+# messages than PAM_OUTBOX_SWEEP_MAX_QUEUED (25 rows to a message): docs/webhooks.md.
+PAM_OUTBOX_SWEEP_BATCH = env.int("PAM_OUTBOX_SWEEP_BATCH", default=500)
+PAM_OUTBOX_SWEEP_MAX_QUEUED = env.int("PAM_OUTBOX_SWEEP_MAX_QUEUED", default=40)
 # The sweep re-queues a row once it has been due this long (its own kick had time to work).
 PAM_OUTBOX_SWEEP_GRACE_SECONDS = env.float("PAM_OUTBOX_SWEEP_GRACE_SECONDS", default=15.0)
 TICKET_CLOSED_DELAY_HOURS = env.float("TICKET_CLOSED_DELAY_HOURS", default=24.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,6 +56,9 @@ log = structlog.get_logger(__name__)
 # A retry sooner than this also gets a Celery countdown kick; later ones are left to the
 # sweep, because a long countdown sits unacknowledged in a worker's memory (acks_late).
 COUNTDOWN_KICK_MAX_SECONDS = 60.0
+# A batch task stops starting attempts after this long (a slow PAM), well within the task
+# time limits (CELERY_TASK_SOFT_TIME_LIMIT 100 s) even with a last attempt's timeouts.
+BATCH_BUDGET_SECONDS = 60.0
 
 _rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
@@ -100,6 +104,25 @@ def pam_call_deliver(*, delivery_id: int) -> str:
             player_id=None,
         )
     return _record(claim, answer)
+
+
+def pam_call_deliver_batch(
+    *, delivery_ids: list[int], budget_seconds: float = BATCH_BUDGET_SECONDS
+) -> int:
+    """Make one attempt at each delivery in turn, as `pam_call_deliver` (the sweep hands
+    rows out in batches); return how many were delivered.
+
+    Attempts stop once `budget_seconds` have passed: the rows not tried stay due and are
+    handed out again by a later sweep, like rows whose kick was lost.
+    """
+    deadline = time.monotonic() + budget_seconds
+    delivered = 0
+    for number, delivery_id in enumerate(delivery_ids):
+        if time.monotonic() >= deadline:
+            log.warning("pam_batch_out_of_time", tried=number, left=len(delivery_ids) - number)
+            break
+        delivered += pam_call_deliver(delivery_id=delivery_id) == "delivered"
+    return delivered
 
 
 def _claim_common(delivery_id: int, *, now: dt.datetime) -> _Claim | None:

@@ -47,17 +47,17 @@ LATE_SUCCESSES = Counter(
 )
 KICKS = Counter(
     "jackpot_pam_outbox_kicks_total",
-    "Publishes of the delivery task: published, failed (broker down) or skipped (broker "
-    "recently down; the sweep sends the row)",
+    "Deliveries handed to the broker (a kick, or in a sweep's batch message): published, "
+    "failed (broker down) or skipped (broker recently down; the sweep sends the row)",
     ["result"],
 )
 SWEPT = Counter(
     "jackpot_pam_outbox_swept_total",
-    "Due deliveries re-queued by the periodic sweep (their kick was lost or is late)",
+    "Overdue deliveries handed out by the periodic sweep (kick lost or late, or never kicked)",
 )
 DUE = Gauge(
     "jackpot_pam_outbox_due",
-    "Pending deliveries overdue (not in flight) when the last sweep ran",
+    "Overdue deliveries (not in flight) the last sweep found: handed out plus left for later",
 )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from jackpot.celery import app as celery_app
 from jackpot.core import clock
@@ -40,10 +40,16 @@ from tickets.webhook_payloads import ticket_discard_data, webhook_body
 log = structlog.get_logger(__name__)
 
 DELIVER_TASK = "tickets.pam_call_deliver"
+DELIVER_BATCH_TASK = "tickets.pam_call_deliver_batch"
 # After a failed publish, skip publishing for this long: placement must stay fast while
 # Redis is down, and the sweep sends the rows once it is back.
 KICK_PAUSE_SECONDS = 5.0
-SWEEP_BATCH = 500
+# The sweep hands rows out this many ids to a task message, at the lowest priority (Redis
+# serves priority 0 first), so a new ticket's kick overtakes a settled card's backlog.
+SWEEP_MESSAGE_IDS = 25
+SWEEP_PRIORITY = 9
+# How often a sweep whose broker queue is full looks again for room.
+SWEEP_WAIT_SECONDS = 0.2
 CANCELLED_BEFORE_CREATE = "the ticket was cancelled before ticket_create was delivered"
 
 
@@ -103,24 +109,67 @@ def delivery_kick(delivery_id: int, *, countdown: float | None = None) -> None:
     try (no kombu reconnect loop), then skips publishing for `KICK_PAUSE_SECONDS`. The row
     stays due in the database and the sweep sends it.
     """
+    _publish(DELIVER_TASK, [delivery_id], count=1, countdown=countdown)
+
+
+def deliveries_kick_in_batches(delivery_ids: list[int]) -> bool:
+    """Ask workers to send these deliveries, `SWEEP_MESSAGE_IDS` to a task message, behind
+    the kicks of single rows; False when the broker could not take them (as `delivery_kick`,
+    it never raises: the rows stay due and a later sweep sends them)."""
+    for start in range(0, len(delivery_ids), SWEEP_MESSAGE_IDS):
+        ids = delivery_ids[start : start + SWEEP_MESSAGE_IDS]
+        if not _publish(DELIVER_BATCH_TASK, [ids], count=len(ids), priority=SWEEP_PRIORITY):
+            return False
+    return True
+
+
+def _publish(
+    task: str,
+    args: list[Any],
+    *,
+    count: int,
+    countdown: float | None = None,
+    priority: int | None = None,
+) -> bool:
+    """Publish one task message for `count` deliveries; False if the broker was down (the
+    circuit breaker of `delivery_kick`). `jackpot_pam_outbox_kicks_total` counts deliveries."""
     global _kicks_paused_until  # noqa: PLW0603 - a per-process circuit breaker
     if time.monotonic() < _kicks_paused_until:
-        metrics.KICKS.labels("skipped").inc()
-        return
+        metrics.KICKS.labels("skipped").inc(count)
+        return False
     try:
         with celery_app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=0)
             celery_app.send_task(
-                DELIVER_TASK, args=[delivery_id], countdown=countdown, producer=producer
+                task, args=args, countdown=countdown, priority=priority, producer=producer
             )
     except Exception as exc:  # a broker problem must never fail the caller
         _kicks_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
-        metrics.KICKS.labels("failed").inc()
+        metrics.KICKS.labels("failed").inc(count)
         log.warning(
-            "pam_kick_failed", delivery_id=delivery_id, error=f"{type(exc).__name__}: {exc}"
+            "pam_kick_failed",
+            delivery_id=args[0] if count == 1 and task == DELIVER_TASK else args[0][0],
+            count=count,
+            error=f"{type(exc).__name__}: {exc}",
         )
-        return
-    metrics.KICKS.labels("published").inc()
+        return False
+    metrics.KICKS.labels("published").inc(count)
+    return True
+
+
+def broker_queue_depth() -> int | None:
+    """Task messages waiting in the broker's queue, every priority (kicks, sweep batches,
+    beat's tasks); None when the broker cannot be reached."""
+    if time.monotonic() < _kicks_paused_until:
+        return None
+    try:
+        with celery_app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=0)
+            declared = producer.channel.queue_declare(queue=celery_app.conf.task_default_queue)
+    except Exception as exc:  # as for a kick: the sweep stops, a later one tries again
+        log.warning("pam_broker_queue_unknown", error=f"{type(exc).__name__}: {exc}")
+        return None
+    return int(declared.message_count)
 
 
 def waits_for_earlier() -> Exists:
@@ -270,35 +319,74 @@ def delivery_retry_now(*, delivery_id: int) -> None:
 # ----------------------------------------------------------------------------- sweep
 
 
-def pam_outbox_sweep(*, limit: int = SWEEP_BATCH) -> int:
-    """Re-queue deliveries that are overdue and not in flight; return how many.
+def pam_outbox_sweep(*, limit: int | None = None) -> int:
+    """Hand overdue deliveries that are not in flight to the workers; return how many.
 
     A row is overdue once it has been due for PAM_OUTBOX_SWEEP_GRACE_SECONDS (its own kick
     had that long to work). Rows leased by a live worker and rows waiting for an earlier
-    webhook of their ticket are left alone. Safe to run concurrently: rows are taken with
-    SKIP LOCKED and their `next_attempt_at` is moved to now, so the next sweep leaves them
-    for another grace period instead of queueing them again.
+    webhook of their ticket are left alone. Rows are taken `limit` at a time
+    (PAM_OUTBOX_SWEEP_BATCH, oldest due first) and published as batch messages
+    (`deliveries_kick_in_batches`). A run keeps taking batches while it finds full ones,
+    for at most PAM_OUTBOX_SWEEP_SECONDS (runs do not pile up), and only while the broker's
+    queue holds fewer than PAM_OUTBOX_SWEEP_MAX_QUEUED messages: a settled million-ticket
+    card flows to the workers as fast as they take it, without a million messages in
+    Redis. Safe to run concurrently: rows are taken with SKIP LOCKED and their
+    `next_attempt_at` is moved to now, so the next sweep leaves them for another grace
+    period instead of queueing them again.
     """
+    limit = settings.PAM_OUTBOX_SWEEP_BATCH if limit is None else limit
+    deadline = time.monotonic() + settings.PAM_OUTBOX_SWEEP_SECONDS
+    batches = swept = 0
+    exhausted = False  # a batch came back short: nothing overdue is left
+    while _broker_has_room(deadline=deadline, first=batches == 0):
+        ids = _overdue_take(limit)
+        batches += 1
+        swept += len(ids)
+        exhausted = len(ids) < limit
+        if not deliveries_kick_in_batches(ids) or exhausted:
+            break
+    metrics.SWEPT.inc(swept)
+    metrics.DUE.set(swept if exhausted else swept + _overdue().count())
+    if swept:
+        log.info("pam_outbox_swept", count=swept, batches=batches)
+    return swept
+
+
+def _broker_has_room(*, deadline: float, first: bool) -> bool:
+    """Wait until the broker's queue has room for another batch: False once the run's time
+    is up (the first batch of a run may still go) or the broker is unreachable."""
+    while True:
+        if not first and time.monotonic() >= deadline:
+            return False
+        depth = broker_queue_depth()
+        if depth is None:
+            return False
+        if depth < settings.PAM_OUTBOX_SWEEP_MAX_QUEUED:
+            return True
+        first = False
+        time.sleep(max(0.0, min(SWEEP_WAIT_SECONDS, deadline - time.monotonic())))
+
+
+def _overdue() -> QuerySet[WebhookDelivery]:
     now = clock.now()
-    overdue = now - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS)
-    candidates = WebhookDelivery.objects.filter(
+    return WebhookDelivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lte=now),
         ~waits_for_earlier(),
         status=DeliveryStatus.PENDING,
-        next_attempt_at__lte=overdue,
+        next_attempt_at__lte=now - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS),
     )
+
+
+def _overdue_take(limit: int) -> list[int]:
+    """Up to `limit` overdue rows, oldest due first, made due now (a new grace period)."""
     with transaction.atomic():
         ids = list(
-            candidates.select_for_update(skip_locked=True)
+            _overdue()
+            .select_for_update(skip_locked=True)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
         if ids:
+            now = clock.now()
             WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now, updated_at=now)
-    for delivery_id in ids:
-        delivery_kick(delivery_id)
-    metrics.SWEPT.inc(len(ids))
-    metrics.DUE.set(len(ids) if len(ids) < limit else candidates.count())
-    if ids:
-        log.info("pam_outbox_swept", count=len(ids))
-    return len(ids)
+    return ids

@@ -23,9 +23,20 @@ def pam_call_deliver_task(delivery_id: int) -> str:
     return pam_delivery.pam_call_deliver(delivery_id=delivery_id)
 
 
+@shared_task(
+    name="tickets.pam_call_deliver_batch",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def pam_call_deliver_batch_task(delivery_ids: list[int]) -> int:
+    """Send a batch of PAM webhooks handed out by the sweep, one after the other."""
+    return pam_delivery.pam_call_deliver_batch(delivery_ids=delivery_ids)
+
+
 @shared_task(name="tickets.pam_outbox_sweep", ignore_result=True)
 def pam_outbox_sweep_task() -> int:
-    """Re-queue overdue webhooks (beat runs it every PAM_OUTBOX_SWEEP_SECONDS)."""
+    """Hand overdue webhooks to the workers (beat runs it every PAM_OUTBOX_SWEEP_SECONDS)."""
     return pam_outbox.pam_outbox_sweep()
 
 

@@ -16,6 +16,8 @@ must never be stopped); `celery_broker(url)` points this process's publishing at
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -26,9 +28,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import redis
 from django.db import connection
 from kombu import pools
 
@@ -49,6 +54,7 @@ FAST_PAM_SETTINGS: dict[str, str] = {
     "PAM_DELIVERY_LEASE_SECONDS": "4",
     "PAM_OUTBOX_SWEEP_SECONDS": "0.5",
     "PAM_OUTBOX_SWEEP_GRACE_SECONDS": "0.5",
+    "PAM_OUTBOX_SWEEP_BATCH": "10",  # a backlog of a few dozen rows takes several batches
 }
 
 
@@ -157,6 +163,13 @@ class CeleryWorker:
             os.killpg(self.process.pid, signum)
 
 
+@dataclass(frozen=True)
+class QueuedTask:
+    task: str
+    args: list[Any]
+    priority: int
+
+
 class RedisServer:
     """A private, non-persistent redis-server on a free port of PORT_RANGE."""
 
@@ -171,6 +184,21 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, db=0)
+
+    def queued_tasks(self, queue: str = "celery") -> list[QueuedTask]:
+        """Task messages waiting in `queue`, every priority, oldest first within each."""
+        found = []
+        with self.client() as client:
+            for priority in (0, 3, 6, 9):  # kombu's Redis priority steps, one list each
+                key = f"{queue}\x06\x16{priority}" if priority else queue
+                for raw in reversed(client.lrange(key, 0, -1)):  # LPUSHed, BRPOPed
+                    message = json.loads(raw)
+                    args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+                    found.append(QueuedTask(message["headers"]["task"], args, priority))
+        return found
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(

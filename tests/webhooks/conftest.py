@@ -34,6 +34,16 @@ def worker_redis(django_db_setup: None) -> Iterator[RedisServer]:
         redis.stop()
 
 
+@pytest.fixture
+def empty_broker(worker_redis: RedisServer) -> RedisServer:
+    """The module's private Redis, running and empty (a test reads what was queued)."""
+    if not worker_redis.running:
+        worker_redis.start()
+    with worker_redis.client() as client:
+        client.flushdb()
+    return worker_redis
+
+
 @pytest.fixture(scope="module")
 def _module_worker(
     worker_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory

@@ -19,7 +19,7 @@ from tests.factories import OperatorFactory, TicketFactory
 from tests.support.pam import Answer, ReceivedWebhook, ScriptedPam
 from tests.webhooks.helpers import CREATE_FIELDS, DISCARD_FIELDS, attempts_of
 from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
-from tickets.pam_delivery import pam_call_deliver
+from tickets.pam_delivery import pam_call_deliver, pam_call_deliver_batch
 from tickets.pam_outbox import (
     CANCELLED_BEFORE_CREATE,
     delivery_enqueue,
@@ -349,6 +349,35 @@ def test_an_attempt_a_dead_worker_left_is_marked_interrupted(pam: ScriptedPam) -
 
     # then
     assert attempts_of(delivery) == [(1, None, "interrupted"), (2, 200, "delivered")]
+
+
+def test_a_batch_makes_one_attempt_at_each_row_in_turn(pam: ScriptedPam) -> None:
+    # given: three queued creates, the second already delivered
+    created = [queued_create(pam) for _ in range(3)]
+    (first, _), (second, done), (third, _) = created
+    assert pam_call_deliver(delivery_id=done.pk) == "delivered"
+
+    # when
+    delivered = pam_call_deliver_batch(delivery_ids=[d.pk for _, d in created])
+
+    # then
+    assert delivered == 2
+    assert [r.ticket_id for r in pam.received] == [second.pk, first.pk, third.pk]
+    assert set(
+        WebhookDelivery.objects.filter(pk__in=[d.pk for _, d in created]).values_list(
+            "status", "attempts_count"
+        )
+    ) == {("delivered", 1)}
+
+
+def test_a_batch_out_of_time_leaves_its_rows_due(pam: ScriptedPam) -> None:
+    _, delivery = queued_create(pam)
+
+    assert pam_call_deliver_batch(delivery_ids=[delivery.pk], budget_seconds=0) == 0
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts_count, delivery.lease_until) == ("pending", 0, None)
+    assert pam.received == []
 
 
 def test_missing_row_is_reported(pam: ScriptedPam) -> None:

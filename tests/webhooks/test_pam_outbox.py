@@ -15,11 +15,13 @@ from prometheus_client import REGISTRY
 from jackpot.core import clock
 from tests.factories import OperatorFactory, TicketFactory
 from tests.support.pam import ScriptedPam
-from tests.support.worker import celery_broker, free_port
+from tests.support.worker import QueuedTask, RedisServer, celery_broker, free_port
 from tickets.models import Ticket, WebhookDelivery
 from tickets.pam_delivery import pam_call_deliver, retry_delay
 from tickets.pam_outbox import (
+    DELIVER_BATCH_TASK,
     KICK_PAUSE_SECONDS,
+    SWEEP_PRIORITY,
     DeliveryNotRetryable,
     TicketNotCancellable,
     delivery_enqueue,
@@ -86,6 +88,7 @@ def test_commit_succeeds_when_the_after_commit_kick_cannot_reach_the_broker(
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
 
 
+@pytest.mark.usefixtures("empty_broker")
 def test_sweep_requeues_overdue_rows_not_in_flight(settings) -> None:
     # given
     settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS = 10
@@ -112,8 +115,10 @@ def test_sweep_requeues_overdue_rows_not_in_flight(settings) -> None:
     assert pam_outbox_sweep() == 0  # re-queued rows get a new grace period
 
 
+@pytest.mark.usefixtures("empty_broker")
 def test_sweep_respects_its_batch_limit(settings) -> None:
     settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS = 0
+    settings.PAM_OUTBOX_SWEEP_SECONDS = 0  # no time for a second batch in the run
     oldest = queued(TicketFactory(), next_attempt_at=ago(90))
     queued(TicketFactory(), next_attempt_at=ago(30))
 
@@ -122,6 +127,82 @@ def test_sweep_respects_its_batch_limit(settings) -> None:
     oldest.refresh_from_db()
     assert oldest.next_attempt_at > ago(5)
     assert pam_outbox_sweep(limit=1) == 1
+
+
+def test_one_sweep_hands_out_every_full_batch_as_batch_messages_behind_kicks(
+    settings, empty_broker: RedisServer
+) -> None:
+    # given: three batches' worth of overdue rows, the oldest due first, and one not overdue
+    settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS = 10
+    rows = [queued(TicketFactory(), next_attempt_at=ago(60 - n)) for n in range(6)]
+    queued(TicketFactory(), next_attempt_at=ago(2))
+
+    # when
+    swept = pam_outbox_sweep(limit=2)
+
+    # then: one run took them all, 2 ids to each batch message, at the lowest priority
+    assert swept == 6
+    assert empty_broker.queued_tasks() == [
+        QueuedTask(DELIVER_BATCH_TASK, [[rows[n].pk, rows[n + 1].pk]], SWEEP_PRIORITY)
+        for n in (0, 2, 4)
+    ]
+    assert SWEEP_PRIORITY == 9
+    assert pam_outbox_sweep(limit=2) == 0
+
+
+def test_a_batch_message_carries_at_most_25_ids(settings, empty_broker: RedisServer) -> None:
+    settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS = 0
+    rows = [queued(TicketFactory(), next_attempt_at=ago(60 - n)) for n in range(30)]
+
+    assert pam_outbox_sweep() == 30
+
+    assert [task.args for task in empty_broker.queued_tasks()] == [
+        [[row.pk for row in rows[:25]]],
+        [[row.pk for row in rows[25:]]],
+    ]
+
+
+def test_sweep_waits_for_room_in_the_broker_queue_until_its_time_is_up(
+    settings, empty_broker: RedisServer
+) -> None:
+    # given: room for two messages, half a second per run, three batches of overdue rows
+    settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS = 10
+    settings.PAM_OUTBOX_SWEEP_MAX_QUEUED = 2
+    settings.PAM_OUTBOX_SWEEP_SECONDS = 0.5
+    rows = [queued(TicketFactory(), next_attempt_at=ago(60 - n)) for n in range(6)]
+    due_before = {row.pk: row.next_attempt_at for row in rows}
+
+    # when
+    started = time.monotonic()
+    swept = pam_outbox_sweep(limit=2)
+    elapsed = time.monotonic() - started
+
+    # then: two batches went out, the run waited for room until its time was up
+    assert swept == 4
+    assert 0.5 <= elapsed < 2.0
+    assert len(empty_broker.queued_tasks()) == 2
+    left = WebhookDelivery.objects.filter(pk__in=[rows[4].pk, rows[5].pk])
+    assert {row.pk: row.next_attempt_at for row in left} == {
+        pk: due_before[pk] for pk in (rows[4].pk, rows[5].pk)
+    }
+
+    # when a worker took the queued messages
+    with empty_broker.client() as client:
+        client.flushdb()
+
+    # then the next run hands out the rest
+    assert pam_outbox_sweep(limit=2) == 2
+
+
+def test_a_sweep_with_the_broker_down_takes_no_row(settings) -> None:
+    settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS = 0
+    row = queued(TicketFactory(), next_attempt_at=ago(60))
+
+    with celery_broker(f"redis://127.0.0.1:{free_port()}/0"):
+        swept = pam_outbox_sweep()
+
+    assert swept == 0
+    assert WebhookDelivery.objects.get(pk=row.pk).next_attempt_at == row.next_attempt_at
 
 
 def test_retry_now_brings_a_waiting_discard_forward(

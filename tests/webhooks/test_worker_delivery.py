@@ -2,17 +2,19 @@
 
 The worker runs with the short timeouts and retry settings of
 `tests.support.worker.FAST_PAM_SETTINGS` (1.5 s read timeout, 4 s retry window, 4 s lease,
-0.5 s sweep).
+0.5 s sweep taking 10 rows at a time).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
 from django.db import transaction
 from django.test import Client
 
+from jackpot.core import clock
 from tests.factories import OperatorFactory, TicketFactory
 from tests.support.api import signed_post
 from tests.support.pam import Answer, ReceivedWebhook, ScriptedPam, player_id_for
@@ -20,8 +22,8 @@ from tests.support.sample import sample_request, sample_setup
 from tests.support.worker import CeleryWorker, RedisServer, wait_until
 from tests.webhooks.helpers import CREATE_FIELDS, attempts_of
 from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
-from tickets.pam_outbox import delivery_enqueue, delivery_kick
-from tickets.webhook_payloads import ticket_create_data, webhook_body
+from tickets.pam_outbox import delivery_build, delivery_enqueue, delivery_kick
+from tickets.webhook_payloads import ticket_create_data, ticket_result_data, webhook_body
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -211,3 +213,39 @@ def test_a_worker_killed_mid_delivery_does_not_lose_the_webhook(
     assert first.body == second.body
     assert first.ticket_id == second.ticket_id == ticket.pk
     assert attempts_of(delivery) == [(1, None, "interrupted"), (2, 200, "delivered")]
+
+
+def test_a_backlog_left_to_the_sweep_is_handed_out_by_one_run_and_delivered(
+    pam: ScriptedPam, celery_worker: CeleryWorker
+) -> None:
+    # given: three sweep batches' worth of overdue rows nobody kicked (as settlement leaves
+    # a large batch of result webhooks to the sweep)
+    operator = OperatorFactory(webhook_url=pam.url)
+    pam.trust(operator)
+    overdue = clock.now() - dt.timedelta(minutes=1)
+    with transaction.atomic():
+        rows = []
+        for _ in range(30):
+            row = delivery_build(
+                ticket=(ticket := TicketFactory.create(operator=operator)),
+                action="ticket_win",
+                data=ticket_result_data(ticket),
+            )
+            row.next_attempt_at = overdue
+            row.save(force_insert=True)
+            rows.append(row)
+
+    # when / then: every row is delivered once, all handed out by one sweep run
+    ids = [row.pk for row in rows]
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(pk__in=ids, status="delivered").count() == 30,
+        timeout=20,
+        what="the backlog delivered",
+    )
+    assert "event='pam_outbox_swept' count=30 batches=4" in celery_worker.log()
+    assert sorted(r.ticket_id or "" for r in pam.of_action("ticket_win")) == sorted(
+        row.ticket_id or "" for row in rows
+    )
+    assert set(
+        WebhookDelivery.objects.filter(pk__in=ids).values_list("attempts_count", flat=True)
+    ) == {1}
