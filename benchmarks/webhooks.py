@@ -7,11 +7,14 @@ What it does:
    earlier runs deleted) and points the operator's webhook URL at a fake PAM
    (operators.fake_pam.FakePam) served from this process;
 2. starts one worker as production runs it, with DEBUG off and fresh secrets:
-   `celery -A jackpot worker --pool prefork --concurrency N` (default 1; queue purged, no
-   beat);
+   `celery -A jackpot worker --pool P --concurrency N` (default: the pool and concurrency
+   of docker-compose.yml; queue purged; beat only with --sweep);
 3. throughput: writes --webhooks tickets with a pending `ticket_create` each in one
    transaction, kicks them all as `delivery_enqueue` does after commit, and times until
-   every row is `delivered`: webhooks delivered per second by the one worker;
+   every row is `delivered`: webhooks delivered per second by the one worker. With
+   --sweep the rows are written overdue and never kicked, as settlement leaves a large
+   batch of result webhooks, and the worker runs beat: the outbox sweep hands them out
+   (the first run comes up to PAM_OUTBOX_SWEEP_SECONDS after the worker starts);
 4. latency: places --placements tickets one at a time through POST /be/tickets (signed,
    Django's test client in this process, so placement, commit and the after-commit kick
    are the real ones), paced at --rate per second (keep it below the measured throughput,
@@ -19,7 +22,8 @@ What it does:
    sending the request to the PAM receiving its `ticket_create`: median and p99.
 
     DATABASE_URL=... REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python benchmarks/webhooks.py \\
-        [--webhooks 1000] [--placements 200] [--rate 5] [--concurrency 1] [--pam-delay-ms 0]
+        [--webhooks 1000] [--placements 200] [--rate 5] [--pool prefork] [--concurrency 8]
+        [--sweep] [--pam-delay-ms 0]
 
 REDIS_URL should name a Redis database of your own: the worker purges its queue at start.
 """
@@ -51,12 +55,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # ----------------------------------------------------------------------------- worker
 def worker_start(
-    env: dict[str, str], log_path: Path, *, concurrency: int
+    env: dict[str, str], log_path: Path, *, pool: str, concurrency: int, beat: bool
 ) -> subprocess.Popen[bytes]:
     command = [
-        *(sys.executable, "-m", "celery", "-A", "jackpot", "worker", "--pool", "prefork"),
+        *(sys.executable, "-m", "celery", "-A", "jackpot", "worker", "--pool", pool),
         *("--concurrency", str(concurrency), "--loglevel", "INFO", "--purge"),
         *("--without-gossip", "--without-mingle", "--hostname", "bench-webhooks@%h"),
+        *(("--beat", "--schedule", str(log_path.with_suffix(".beat"))) if beat else ()),
     ]
     log = log_path.open("wb")
     worker = subprocess.Popen(
@@ -85,8 +90,12 @@ def wait_delivered(delivery_ids: list[int], *, timeout: float) -> float:
         time.sleep(0.02)
 
 
-def throughput_run(fixtures: dict[str, Any], count: int) -> dict[str, float]:
+def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> dict[str, float]:
+    import datetime as dt
+
+    from django.conf import settings
     from django.db import transaction
+    from django.db.models import Max, Min
     from django.utils import timezone
 
     from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
@@ -131,24 +140,33 @@ def throughput_run(fixtures: dict[str, Any], count: int) -> dict[str, float]:
                 action="ticket_create",
                 dedupe_key="ticket_create",
                 body=webhook_body("ticket_create", ticket_create_data(ticket)).decode(),
-                next_attempt_at=now,
+                # Left to the sweep: already overdue, as if its kick had been lost.
+                next_attempt_at=now
+                - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS + 1)
+                if via_sweep
+                else now,
             )
             for ticket in tickets
         )
     ids = [delivery.pk for delivery in deliveries]
     started = time.time()
-    for delivery_id in ids:
+    for delivery_id in ids if not via_sweep else ():
         delivery_kick(delivery_id)
     kicked = time.time()
     finished = wait_delivered(ids, timeout=120 + count / 10)
     latencies = list(
         WebhookAttempt.objects.filter(delivery_id__in=ids).values_list("latency_ms", flat=True)
     )
+    span = WebhookDelivery.objects.filter(pk__in=ids).aggregate(
+        first=Min("delivered_at"), last=Max("delivered_at")
+    )
     return {
         "webhooks": count,
         "kick_seconds": kicked - started,
         "seconds": finished - started,
         "per_second": count / (finished - started),
+        "first_after_seconds": span["first"].timestamp() - started,
+        "span_per_second": count / max(0.001, (span["last"] - span["first"]).total_seconds()),
         "attempts": len(latencies),
         "http_median_ms": statistics.median(latencies),
     }
@@ -208,7 +226,15 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=5.0, help="placements per second (below the throughput)"
     )
-    parser.add_argument("--concurrency", type=int, default=1, help="worker pool processes")
+    parser.add_argument(
+        "--pool", choices=["prefork", "threads"], default="prefork", help="worker pool"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="worker pool processes or threads"
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="leave the rows to the outbox sweep (no kicks)"
+    )
     parser.add_argument("--pam-delay-ms", type=int, default=0, help="fake PAM answer delay")
     args = parser.parse_args()
 
@@ -240,10 +266,13 @@ def main() -> None:
     Operator.objects.filter(pk=fixtures["operator_id"]).update(webhook_url=pam.url)
     log_path = BASE_DIR / "var" / "bench-webhooks-worker.log"
     log_path.parent.mkdir(exist_ok=True)
-    worker = worker_start(env, log_path, concurrency=args.concurrency)
+    worker = worker_start(
+        env, log_path, pool=args.pool, concurrency=args.concurrency, beat=args.sweep
+    )
     try:
-        say(f"throughput: {args.webhooks} webhooks queued at once ...")
-        throughput = throughput_run(fixtures, args.webhooks)
+        how = "left to the sweep" if args.sweep else "queued at once"
+        say(f"throughput: {args.webhooks} webhooks {how} ...")
+        throughput = throughput_run(fixtures, args.webhooks, via_sweep=args.sweep)
         say(f"latency: {args.placements} placements at {args.rate}/s ...")
         latency = latency_run(fixtures, pam, args.placements, args.rate)
     finally:
@@ -251,14 +280,20 @@ def main() -> None:
         worker.wait(timeout=30)
         pam.stop()
     load = os.getloadavg()
+    sent = (
+        f"the first delivered after {throughput['first_after_seconds']:.1f} s, then "
+        f"{throughput['span_per_second']:.0f} webhooks/s"
+        if args.sweep
+        else f"kicking all took {throughput['kick_seconds']:.2f} s"
+    )
     print(
-        f"one worker (prefork, concurrency {args.concurrency}), "
+        f"one worker ({args.pool}, concurrency {args.concurrency}), "
         f"fake PAM delay {args.pam_delay_ms} ms, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.1f}\n"
-        f"throughput: {throughput['webhooks']} webhooks delivered in "
-        f"{throughput['seconds']:.2f} s = {throughput['per_second']:.0f} webhooks/s "
-        f"({throughput['attempts']} attempts, HTTP median {throughput['http_median_ms']:.0f} ms,"
-        f" kicking all took {throughput['kick_seconds']:.2f} s)\n"
+        f"throughput{' via the sweep' if args.sweep else ''}: {throughput['webhooks']} "
+        f"webhooks delivered in {throughput['seconds']:.2f} s = "
+        f"{throughput['per_second']:.0f} webhooks/s ({throughput['attempts']} attempts, "
+        f"HTTP median {throughput['http_median_ms']:.0f} ms, {sent})\n"
         f"latency: {latency['placements']} placements at {latency['rate']:g}/s: POST sent -> "
         f"PAM got ticket_create median {latency['median_ms']:.0f} ms, "
         f"p99 {latency['p99_ms']:.0f} ms, max {latency['max_ms']:.0f} ms "

@@ -183,7 +183,7 @@ def _start_engine(
     gunicorn += ["--bind", f"127.0.0.1:{args.port}", "jackpot.wsgi:application"]
     children.append(spawn("web", [sys.executable, *gunicorn], env, output))
     celery = [sys.executable, "-m", "celery", "-A", "jackpot"]
-    worker = [*celery, "worker", "-l", "info", "--concurrency", "2"]
+    worker = [*celery, "worker", "-l", "info"]  # WORKER_CONCURRENCY pool processes
     children.append(spawn("worker", worker, env, output))
     beat = [*celery, "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule")]
     children.append(spawn("beat", beat, env, output))

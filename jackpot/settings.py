@@ -227,6 +227,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Pool processes per worker (prefork: acks_late with reject_on_worker_lost re-queues the task
+# of a pool process that dies, and time limits hold). Delivery is I/O-bound: size it to the
+# PAMs' latency, about one process per 10 webhooks/s at 100 ms answers (docs/webhooks.md).
+CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 # Celery's Django fixup closes every database connection before and after each task unless
