@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from jackpot.staff_groups import CLERK, MANAGER, staff_groups_sync
+from tests.support.worker import RedisServer, celery_broker
 
 PASSWORD = "back-office-password-1"
 
@@ -109,3 +110,15 @@ def local_pam() -> Iterator[LocalPam]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def broker() -> Iterator[RedisServer]:
+    """A private, empty Redis that this process publishes to: what the back office queued
+    can be read back (`queued_tasks`)."""
+    redis = RedisServer().start()
+    try:
+        with celery_broker(redis.url):
+            yield redis
+    finally:
+        redis.stop()

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -13,7 +14,9 @@ from betcards.services import BetcardLocked, betcard_assert_editable
 from tests.admin.builders import home_wins_everywhere
 from tests.admin.forms import change_form_data
 from tests.factories import BetcardFactory, EventFactory, OperatorFactory, TicketFactory
+from tests.support.worker import QueuedTask, RedisServer, celery_broker, free_port
 from tickets.models import TicketResult, TicketStatus
+from tickets.settlement_tasks import betcard_resettle_task, betcard_settle_task
 
 pytestmark = pytest.mark.django_db
 
@@ -216,7 +219,22 @@ def test_a_betcard_without_events_cannot_open(manager_client: Client) -> None:
     assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.DRAFT
 
 
-def test_settle_asks_first_then_grades_tickets_and_logs(manager_client: Client) -> None:
+def the_queued_task(broker: RedisServer) -> QueuedTask:
+    [queued] = broker.queued_tasks()
+    return queued
+
+
+def run(queued: QueuedTask) -> str:
+    """What a worker does with the message: the task's own body, with the queued args."""
+    if queued.task == "tickets.betcard_settle":
+        return betcard_settle_task(*queued.args)
+    assert queued.task == "tickets.betcard_resettle"
+    return betcard_resettle_task(*queued.args)
+
+
+def test_settle_asks_first_then_queues_the_settlement_and_logs(
+    manager_client: Client, broker: RedisServer, django_capture_on_commit_callbacks
+) -> None:
     # given a closed card whose results all went home, with one winning ticket
     card = BetcardFactory(events=2, status=BetcardStatus.CLOSED, prize=10_000)
     ticket = TicketFactory(betcard=card)
@@ -226,11 +244,26 @@ def test_settle_asks_first_then_grades_tickets_and_logs(manager_client: Client) 
     # when
     question = manager_client.get(url)
     unchanged = Betcard.objects.get(pk=card.pk).status
-    response = manager_client.post(url, {"confirmed": "yes"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(url, {"confirmed": "yes"}, follow=True)
 
-    # then
+    # then: the settlement is queued, not run in the request
     assert question.status_code == 200
     assert unchanged == BetcardStatus.CLOSED
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{card.code}: settlement queued. It runs in the background (minutes for a large "
+        "card): reload this card's page to follow it under Settlement rounds (running, "
+        "then finished)."
+    ]
+    assert LogEntry.objects.get().get_change_message() == "Settlement queued"
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.CLOSED
+    queued = the_queued_task(broker)
+    assert (queued.task, queued.args) == ("tickets.betcard_settle", [card.pk])
+
+    # when a worker runs it
+    assert run(queued) == "graded 1"
+
+    # then
     assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.SETTLED
     ticket.refresh_from_db()
     assert (ticket.status, ticket.result, ticket.gross_payout) == (
@@ -238,43 +271,130 @@ def test_settle_asks_first_then_grades_tickets_and_logs(manager_client: Client) 
         TicketResult.WON,
         10_000,
     )
-    [message] = [str(m) for m in response.context["messages"]]
-    assert message.startswith(f"{card.code} settled: round 1, 1 ticket(s) graded now")
-    assert LogEntry.objects.get().get_change_message().startswith("Settled: round 1")
+    page = manager_client.get(change_url(card)).content.decode()
+    assert "#1 started" in page
+    assert "— finished" in page
 
 
-def test_settle_refuses_a_card_with_missing_results(manager_client: Client) -> None:
+def test_settle_refuses_a_card_with_missing_results(
+    manager_client: Client, broker: RedisServer, django_capture_on_commit_callbacks
+) -> None:
     card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
 
-    response = manager_client.post(
-        reverse("admin:betcards_betcard_settle", args=[card.pk]),
-        {"confirmed": "yes"},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = manager_client.post(
+            reverse("admin:betcards_betcard_settle", args=[card.pk]),
+            {"confirmed": "yes"},
+            follow=True,
+        )
 
     [message] = list(response.context["messages"])
     assert message.level_tag == "error"
     assert str(message).startswith(f"Betcard `{card.code}` cannot be settled")
     assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.CLOSED
+    assert callbacks == []
+    assert broker.queued_tasks() == []
+    assert not LogEntry.objects.exists()
 
 
-def test_resettle_needs_a_reason_and_records_it(manager_client: Client) -> None:
+def test_settle_of_a_settled_card_queues_nothing(
+    manager_client: Client, broker: RedisServer, django_capture_on_commit_callbacks
+) -> None:
+    card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
+    home_wins_everywhere(card)
+    betcard_settle_task(card.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            reverse("admin:betcards_betcard_settle", args=[card.pk]),
+            {"confirmed": "yes"},
+            follow=True,
+        )
+
+    assert [str(m) for m in response.context["messages"]] == [f"{card.code} was already settled."]
+    assert broker.queued_tasks() == []
+
+
+def test_resettle_needs_a_reason_and_records_it(
+    manager_client: Client, manager: User, broker: RedisServer, django_capture_on_commit_callbacks
+) -> None:
+    # given a card settled from the back office
     card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
     TicketFactory(betcard=card)
     home_wins_everywhere(card)
-    manager_client.post(
-        reverse("admin:betcards_betcard_settle", args=[card.pk]), {"confirmed": "yes"}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        manager_client.post(
+            reverse("admin:betcards_betcard_settle", args=[card.pk]),
+            {"confirmed": "yes"},
+            follow=True,
+        )
+    run(the_queued_task(broker))
+    with broker.client() as client:
+        client.flushdb()
     url = reverse("admin:betcards_betcard_resettle", args=[card.pk])
 
-    refused = manager_client.post(url, {"confirmed": "yes", "reason": " "}, follow=True)
-    done = manager_client.post(url, {"confirmed": "yes", "reason": "feed corrected"}, follow=True)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = manager_client.post(url, {"confirmed": "yes", "reason": " "}, follow=True)
+    nothing_queued = broker.queued_tasks()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = manager_client.post(
+            url, {"confirmed": "yes", "reason": "feed corrected"}, follow=True
+        )
 
-    assert [m.level_tag for m in refused.context["messages"]] == ["error"]
+    # then: the refusal is told at once, the resettlement is queued with its reason
+    assert [(m.level_tag, str(m)) for m in refused.context["messages"]] == [
+        ("error", f"A resettlement of betcard `{card.code}` needs a reason")
+    ]
+    assert nothing_queued == []
     [message] = [str(m) for m in done.context["messages"]]
-    assert message.startswith(f"{card.code} resettled: round 2")
-    assert card.settlements.get(number=2).reason == "feed corrected"
-    assert "reason: feed corrected" in LogEntry.objects.latest("pk").get_change_message()
+    assert message.startswith(f"{card.code}: resettlement queued. It runs in the background")
+    assert (
+        LogEntry.objects.latest("pk").get_change_message()
+        == "Resettlement queued, reason: feed corrected"
+    )
+    queued = the_queued_task(broker)
+    assert (queued.task, queued.args) == (
+        "tickets.betcard_resettle",
+        [card.pk, "feed corrected", manager.pk, False],
+    )
+
+    # when a worker runs it
+    assert run(queued) == "round 2: rolled back 0"
+
+    # then
+    round_2 = card.settlements.get(number=2)
+    assert (round_2.reason, round_2.requested_by, round_2.finished_at is not None) == (
+        "feed corrected",
+        manager,
+        True,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settle_with_the_broker_down_says_so_and_changes_nothing(manager_client: Client) -> None:
+    # given: no transaction around the request, so the task is published at once
+    card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
+    home_wins_everywhere(card)
+
+    # when
+    with celery_broker(f"redis://127.0.0.1:{free_port()}/0"):
+        response = manager_client.post(
+            reverse("admin:betcards_betcard_settle", args=[card.pk]),
+            {"confirmed": "yes"},
+            follow=True,
+        )
+
+    # then
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "error"
+    assert str(message).startswith(f"{card.code}: the settlement could not be queued (")
+    assert str(message).endswith(
+        f"nothing changed. Try again, or run python manage.py settle_betcard {card.code} "
+        "on the server."
+    )
+    assert not LogEntry.objects.exists()
+    assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.CLOSED
 
 
 def test_clerk_sees_betcards_but_cannot_change_or_settle(clerk_client: Client) -> None:

@@ -4,17 +4,21 @@ Implements the staff side of contract.md § Domain words (betcard) and § Settle
 live in services: `betcards.services` (a card with tickets keeps its events, price and
 prizes; open/close), `tickets.figures` (sales figures, one query per page) and
 `tickets.settlement` (settle, resettle with a reason). Every action is written to the admin
-log; settling and resettling are confirmed first.
+log; settling and resettling are confirmed first, checked at once (a refusal shows its
+message) and then run by a worker (`tickets.settlement_tasks`): a million tickets take
+minutes, far longer than a web request may.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -40,12 +44,14 @@ from jackpot.admin_support import (
     is_confirmed,
     log_staff_action,
 )
+from jackpot.celery import app as celery_app
 from jackpot.core.errors import ContractError
 from tickets.figures import NO_FIGURES, BetcardFigures, betcard_figures
-from tickets.settlement import betcard_resettle, betcard_settle
+from tickets.settlement import betcard_resettle_check, betcard_settle_check
+from tickets.settlement_tasks import betcard_resettle_task, betcard_settle_task
 
 if TYPE_CHECKING:
-    from tickets.settlement_report import SettlementReport
+    from celery import Task
 
     BetcardModelAdmin = admin.ModelAdmin[Betcard]
     BetcardEventInlineBase = admin.TabularInline[BetcardEvent, Betcard]
@@ -56,6 +62,13 @@ else:
     BetcardEventInlineBase = admin.TabularInline
     BetcardModelForm = ModelForm
     BetcardEventFormSetBase = BaseInlineFormSet
+
+log = structlog.get_logger(__name__)
+
+WATCH_HINT = (
+    "It runs in the background (minutes for a large card): reload this card's page to "
+    "follow it under Settlement rounds (running, then finished)."
+)
 
 
 def figures_of(card: Betcard) -> BetcardFigures:
@@ -421,7 +434,8 @@ class BetcardAdmin(BetcardModelAdmin):
             question=(
                 "Grade every open ticket of these betcards from the entered results, pay the "
                 "prize tiers and send each ticket's result webhook? A card with an event "
-                "lacking a result is refused and nothing changes; a settled card is left as is."
+                "lacking a result is refused and nothing changes; a settled card is left as is. "
+                "The settlement runs in the background."
             ),
             objects=cards,
             submit_label="Yes, settle",
@@ -438,7 +452,7 @@ class BetcardAdmin(BetcardModelAdmin):
             question=(
                 f"Regrade {card.code} from its results as they stand now (correct them on the "
                 "markets first)? Each ticket whose outcome changes gets ticket_rollback, then "
-                "its new result webhook."
+                "its new result webhook. The resettlement runs in the background."
             ),
             objects=[card],
             submit_label="Yes, resettle",
@@ -452,41 +466,72 @@ class BetcardAdmin(BetcardModelAdmin):
     def _settle(self, request: HttpRequest, cards: list[Betcard]) -> None:
         for card in cards:
             try:
-                report = betcard_settle(betcard=card)
+                betcard_settle_check(betcard=card)
             except ContractError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 continue
-            if report.already_settled:
+            if card.status == BetcardStatus.SETTLED:
                 self.message_user(request, f"{card.code} was already settled.", messages.INFO)
                 continue
-            summary = settlement_summary(report, card.currency)
-            log_staff_action(request, card, f"Settled: {summary}")
-            self.message_user(request, f"{card.code} settled: {summary}", messages.SUCCESS)
+            if not self._queue(request, card, "", betcard_settle_task, card.pk):
+                continue
+            log_staff_action(request, card, "Settlement queued")
+            self.message_user(
+                request, f"{card.code}: settlement queued. {WATCH_HINT}", messages.SUCCESS
+            )
 
     def _resettle(self, request: HttpRequest, card: Betcard) -> None:
         reason = request.POST.get("reason", "").strip()
         override = request.POST.get("checked") == "on"
         try:
-            report = betcard_resettle(
-                betcard=card,
-                reason=reason,
-                changed_by=request.user,  # type: ignore[arg-type]
-                override_closed=override,
-            )
+            betcard_resettle_check(betcard=card, reason=reason)
         except ContractError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
-        summary = settlement_summary(report, card.currency)
+        options = " --resettle --reason ..." + (" --override-closed" if override else "")
+        if not self._queue(
+            request,
+            card,
+            options,
+            betcard_resettle_task,
+            *(card.pk, reason, request.user.pk, override),
+        ):
+            return
         note = " (override: closed tickets regraded)" if override else ""
-        log_staff_action(request, card, f"Resettled{note}, reason: {reason}. {summary}")
-        self.message_user(request, f"{card.code} resettled{note}: {summary}", messages.SUCCESS)
+        log_staff_action(request, card, f"Resettlement queued{note}, reason: {reason}")
+        self.message_user(
+            request, f"{card.code}: resettlement queued{note}. {WATCH_HINT}", messages.SUCCESS
+        )
+
+    def _queue(
+        self,
+        request: HttpRequest,
+        card: Betcard,
+        command_options: str,
+        task: Task[Any, Any],
+        *args: Any,
+    ) -> bool:
+        """Publish the task once the request's transaction (if any) commits. With the
+        broker unreachable, tell staff (and the command that does the same) and return
+        False: nothing was queued or changed."""
+        try:
+            transaction.on_commit(lambda: task_publish(task, args))
+        except Exception as exc:  # published at once outside a transaction: broker down
+            log.warning("settlement_queue_failed", betcard=card.code, error=str(exc))
+            self.message_user(
+                request,
+                f"{card.code}: the settlement could not be queued ({type(exc).__name__}: "
+                f"{exc}); nothing changed. Try again, or run python manage.py settle_betcard "
+                f"{card.code}{command_options} on the server.",
+                messages.ERROR,
+            )
+            return False
+        return True
 
 
-def settlement_summary(report: SettlementReport, currency: str) -> str:
-    return (
-        f"round {report.round}, {report.graded_now} ticket(s) graded now "
-        f"({report.rolled_back} rolled back); {report.won} won, {report.lost} lost, "
-        f"{report.void} void; paid {format_cents(report.gross_payout, currency)} gross, "
-        f"{format_cents(report.net_payout, currency)} net; unpaid remainder "
-        f"{format_cents(report.remainder, currency)}."
-    )
+def task_publish(task: Task[Any, Any], args: tuple[Any, ...]) -> None:
+    """Queue `task`; raises at once (one connection try, no reconnect loop) when the broker
+    is unreachable."""
+    with celery_app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=0)
+        task.apply_async(args=args, producer=producer)
