@@ -109,7 +109,7 @@ def delivery_kick(delivery_id: int, *, countdown: float | None = None) -> None:
     try (no kombu reconnect loop), then skips publishing for `KICK_PAUSE_SECONDS`. The row
     stays due in the database and the sweep sends it.
     """
-    _publish(DELIVER_TASK, [delivery_id], count=1, countdown=countdown)
+    _publish(DELIVER_TASK, [delivery_id], delivery_ids=[delivery_id], countdown=countdown)
 
 
 def deliveries_kick_in_batches(delivery_ids: list[int]) -> bool:
@@ -118,7 +118,7 @@ def deliveries_kick_in_batches(delivery_ids: list[int]) -> bool:
     it never raises: the rows stay due and a later sweep sends them)."""
     for start in range(0, len(delivery_ids), SWEEP_MESSAGE_IDS):
         ids = delivery_ids[start : start + SWEEP_MESSAGE_IDS]
-        if not _publish(DELIVER_BATCH_TASK, [ids], count=len(ids), priority=SWEEP_PRIORITY):
+        if not _publish(DELIVER_BATCH_TASK, [ids], delivery_ids=ids, priority=SWEEP_PRIORITY):
             return False
     return True
 
@@ -127,12 +127,13 @@ def _publish(
     task: str,
     args: list[Any],
     *,
-    count: int,
+    delivery_ids: list[int],
     countdown: float | None = None,
     priority: int | None = None,
 ) -> bool:
-    """Publish one task message for `count` deliveries; False if the broker was down (the
+    """Publish one task message for these deliveries; False if the broker was down (the
     circuit breaker of `delivery_kick`). `jackpot_pam_outbox_kicks_total` counts deliveries."""
+    count = len(delivery_ids)
     global _kicks_paused_until  # noqa: PLW0603 - a per-process circuit breaker
     if time.monotonic() < _kicks_paused_until:
         metrics.KICKS.labels("skipped").inc(count)
@@ -148,7 +149,7 @@ def _publish(
         metrics.KICKS.labels("failed").inc(count)
         log.warning(
             "pam_kick_failed",
-            delivery_id=args[0] if count == 1 and task == DELIVER_TASK else args[0][0],
+            delivery_id=delivery_ids[0],
             count=count,
             error=f"{type(exc).__name__}: {exc}",
         )
