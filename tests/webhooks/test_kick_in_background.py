@@ -58,3 +58,48 @@ def test_a_full_queue_drops_the_kick_and_counts_it_skipped(monkeypatch) -> None:
 def test_one_publisher_thread_serves_the_process() -> None:
     assert pam_outbox._publisher_queue() is pam_outbox._publisher_queue()
     assert [t.name for t in threading.enumerate()].count("pam-kick") == 1
+
+
+def test_kicks_queued_together_are_gathered_into_one_message(monkeypatch) -> None:
+    # given three kicks waiting, and a publisher that records its messages
+    kicks: queue.Queue[int] = queue.Queue()
+    for delivery_id in (7, 8, 9):
+        kicks.put(delivery_id)
+    messages: list[tuple[str, list[object]]] = []
+
+    def publish(task: str, args: list[object], **kwargs: object) -> bool:
+        messages.append((task, args))
+        return True
+
+    monkeypatch.setattr(pam_outbox, "_publish", publish)
+
+    # when
+    pam_outbox._publish_kicks(pam_outbox._next_kicks(kicks))
+
+    # then one batch message, at the kicks' own (default) priority
+    assert messages == [("tickets.pam_call_deliver_batch", [[7, 8, 9]])]
+
+
+def test_a_message_takes_at_most_the_batch_size(monkeypatch) -> None:
+    kicks: queue.Queue[int] = queue.Queue()
+    for delivery_id in range(pam_outbox.SWEEP_MESSAGE_IDS + 3):
+        kicks.put(delivery_id)
+
+    first = pam_outbox._next_kicks(kicks)
+
+    assert first == list(range(pam_outbox.SWEEP_MESSAGE_IDS))
+    rest = pam_outbox.SWEEP_MESSAGE_IDS
+    assert pam_outbox._next_kicks(kicks) == [rest, rest + 1, rest + 2]
+
+
+def test_a_lone_kick_is_published_as_a_single_delivery(monkeypatch) -> None:
+    kicked: list[int] = []
+    monkeypatch.setattr(
+        pam_outbox, "delivery_kick", lambda delivery_id, **kw: kicked.append(delivery_id)
+    )
+    kicks: queue.Queue[int] = queue.Queue()
+    kicks.put(5)
+
+    pam_outbox._publish_kicks(pam_outbox._next_kicks(kicks))
+
+    assert kicked == [5]
