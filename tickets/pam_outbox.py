@@ -88,7 +88,8 @@ def delivery_build(
     *, ticket: Ticket, action: str, data: dict[str, Any], dedupe_key: str | None = None
 ) -> WebhookDelivery:
     """The pending row `delivery_enqueue` writes, unsaved. For a caller that inserts it in
-    one statement with other rows (placement); it must then `delivery_kick_after_commit`."""
+    one statement with other rows (placement); it must then kick it after commit
+    (`delivery_kick_after_commit` or `delivery_kick_in_background_after_commit`)."""
     return WebhookDelivery(
         ticket=ticket,
         operator_id=ticket.operator_id,
