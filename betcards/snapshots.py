@@ -2,9 +2,14 @@
 /be/tickets, business checks).
 
 Placement fetches once and decides purely: `betcard_snapshot_for_placement` loads the card
-with its events, their teams and bookmaker events in 1 query; `bets_for_placement` loads
-the chosen bets with their markets in 1 query, whatever the number of events. The checks in
-`tickets.placement` then run on these dataclasses without touching the database.
+with its events, their teams and bookmaker events, and the chosen bets of those events with
+their markets, in 1 query whatever the number of events. The checks in `tickets.placement`
+then run on these dataclasses without touching the database.
+
+That read takes no lock. What makes it safe is the write: `bets_unchanged_sql` locks the
+chosen bets and markets `FOR SHARE` inside the very statement that inserts the ticket, which
+inserts only if they still hold the values the checks passed on (else the placement
+re-reads them with `bets_for_placement(lock=True)` and checks again).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
@@ -56,6 +62,8 @@ class BetcardSnapshot:
     closes_at: dt.datetime | None
     events: Mapping[int, EventSnapshot]
     """The card's events by id, in card order."""
+    bets: Mapping[int, BetSnapshot]
+    """The requested bets that belong to the card's events, by id (read without a lock)."""
 
     @property
     def required_events(self) -> int:
@@ -92,28 +100,41 @@ _EVENT_FIELDS = (
     "card_events__event__away_team_id",
     "card_events__event__away_team__is_active",
     "card_events__event__bookmaker_event__id",
+    "card_events__position",
 )
+_EVENT_ID = len(_CARD_FIELDS)
+_BET_ID = len(_CARD_FIELDS) + len(_EVENT_FIELDS)
 
 
 @functools.cache
 def _card_sql() -> str:
-    """The card-and-events query below, compiled once per process (jackpot.core.sql)."""
-    return queryset_sql(
-        Betcard.objects.filter(code="")
-        .order_by("card_events__position")
-        .values_list(*_CARD_FIELDS, *_EVENT_FIELDS),
+    """The card, its events and the chosen bets of those events (see below), compiled once
+    per process (jackpot.core.sql). Parameters: the card's code, then the bet ids."""
+    card = queryset_sql(
+        Betcard.objects.filter(code="").order_by().values_list(*_CARD_FIELDS, *_EVENT_FIELDS),
         params=("",),
+    )
+    # Positional column names: the ORM's select list repeats names such as "id".
+    columns = ", ".join(f"c{index}" for index in range(_BET_ID))
+    return (
+        f"SELECT card.*, chosen.* FROM ({card}) AS card({columns})"  # noqa: S608 - no values
+        f" LEFT JOIN ({_BETS_SQL}) AS chosen(id, odds, market_id, event_id, market_blocked)"
+        f" ON chosen.event_id = card.c{_EVENT_ID}"
+        f" ORDER BY card.c{_BET_ID - 1}"  # the event's position on the card
     )
 
 
-def betcard_snapshot_for_placement(code: str) -> BetcardSnapshot | None:
-    """The betcard with this code and its events, or None (1 query).
+def betcard_snapshot_for_placement(
+    code: str, bet_ids: Collection[int] = ()
+) -> BetcardSnapshot | None:
+    """The betcard with this code, its events and those of `bet_ids` that are bets of its
+    events, or None (1 query, no lock).
 
-    One row per card event (LEFT JOINs: a card without events gives one row of nulls),
-    each carrying the card's own columns.
+    One row per card event and chosen bet of it (LEFT JOINs: a card without events gives one
+    row of nulls), each carrying the card's own columns.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_card_sql(), [code])
+        cursor.execute(_card_sql(), [code, list(bet_ids)])
         rows = cursor.fetchall()
     if not rows:
         return None
@@ -131,6 +152,7 @@ def betcard_snapshot_for_placement(code: str) -> BetcardSnapshot | None:
         for row in rows
         if row[10] is not None
     }
+    bets = {row[_BET_ID]: _bet_snapshot(*row[_BET_ID:]) for row in rows if row[_BET_ID] is not None}
     return BetcardSnapshot(
         id=card[0],
         code=code,
@@ -144,6 +166,7 @@ def betcard_snapshot_for_placement(code: str) -> BetcardSnapshot | None:
         opens_at=card[8],
         closes_at=card[9],
         events=events,
+        bets=bets,
     )
 
 
@@ -169,9 +192,43 @@ def bets_for_placement(bet_ids: Collection[int], *, lock: bool) -> dict[int, Bet
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(bet_ids)])
         rows = cursor.fetchall()
-    return {
-        row[0]: BetSnapshot(
-            id=row[0], odds=row[1], market_id=row[2], event_id=row[3], market_blocked=row[4]
-        )
-        for row in rows
-    }
+    return {row[0]: _bet_snapshot(*row) for row in rows}
+
+
+def _bet_snapshot(
+    bet_id: int, odds: Decimal, market_id: int, event_id: int, market_blocked: bool
+) -> BetSnapshot:
+    return BetSnapshot(
+        id=bet_id, odds=odds, market_id=market_id, event_id=event_id, market_blocked=market_blocked
+    )
+
+
+# The check-and-lock half of a placement's single write statement (tickets.placement).
+BETS_UNCHANGED_SQL = (
+    f"bets_locked(id, odds, market_id, event_id, market_blocked) AS ({_BETS_SQL}"  # noqa: S608
+    " FOR SHARE OF b, m),"
+    " bets_unchanged AS ("
+    "SELECT count(*) = %s AS yes FROM bets_locked AS locked"
+    " JOIN UNNEST(%s::bigint[], %s::numeric[], %s::bigint[]) AS seen(id, odds, event_id)"
+    " ON (locked.id, locked.odds, locked.event_id) = (seen.id, seen.odds, seen.event_id)"
+    " AND NOT locked.market_blocked)"
+)
+"""Two CTEs for a statement that must write only while the given bets are as they were read
+(for placement: each still exists with the same odds and event, its market not blocked):
+`bets_locked` takes the same `FOR SHARE` locks as `bets_for_placement(lock=True)` and so
+sees the latest committed values, even after waiting for a concurrent change; the one row
+of `bets_unchanged` says whether every bet matched (`WHERE (SELECT yes FROM
+bets_unchanged)`). The locks last until that statement's transaction ends, so nothing can
+change the bets between the check and the commit. Parameters: `bets_unchanged_params`."""
+
+
+def bets_unchanged_params(bets: Collection[BetSnapshot]) -> list[Any]:
+    """The parameters of BETS_UNCHANGED_SQL for these bets (distinct, each as read)."""
+    ids = [bet.id for bet in bets]
+    return [
+        ids,
+        len(ids),
+        ids,
+        [bet.odds for bet in bets],
+        [bet.event_id for bet in bets],
+    ]

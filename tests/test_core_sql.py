@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from django.db import connection
+from django.db import DataError, connection
 
 from betcards.models import Team
 from jackpot.core.sql import (
     insert_column_params,
+    insert_column_values,
     insert_params,
+    insert_select_sql,
     insert_unnest_sql,
-    insert_values_sql,
     mark_inserted,
     queryset_sql,
 )
@@ -47,7 +50,7 @@ def test_one_row_insert_writes_what_save_would_write():
 
     # when
     with connection.cursor() as cursor:
-        cursor.execute(insert_values_sql(Team), insert_params(team))
+        cursor.execute(insert_select_sql(Team), insert_params(team))
     mark_inserted(team)
 
     # then
@@ -75,5 +78,59 @@ def test_unnest_insert_writes_many_rows_with_one_parameter_per_column():
 
 
 def test_a_database_generated_primary_key_is_left_to_the_database():
-    assert '"id"' not in insert_values_sql(Operator)
-    assert '"id"' in insert_values_sql(Team)
+    assert '"id"' not in insert_select_sql(Operator)
+    assert '"id"' in insert_select_sql(Team)
+
+
+def test_one_row_insert_with_a_false_condition_writes_nothing():
+    # given
+    team = Team(id=502, name="Not Written FC")
+
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{insert_select_sql(Team)} WHERE %s RETURNING 1", [*insert_params(team), False]
+        )
+        written = cursor.fetchall()
+
+    # then
+    assert written == []
+    assert not Team.objects.filter(pk=502).exists()
+
+
+def test_a_value_too_long_for_its_column_fails_instead_of_being_cut():
+    # given a name longer than the column's varchar(200): the casts carry no length
+    team = Team(id=503, name="x" * 201)
+
+    # when / then
+    with pytest.raises(DataError), connection.cursor() as cursor:
+        cursor.execute(insert_select_sql(Team), insert_params(team))
+
+
+def test_column_values_fill_every_column_not_given_with_its_default():
+    # given is_active left out: its default (True) fills it
+    columns = insert_column_values(Team, 2, id=[700, 701], name=["Seven", "Seven-One"])
+
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute(insert_unnest_sql(Team), columns)
+
+    # then
+    assert list(Team.objects.filter(pk__gte=700).order_by("pk").values_list()) == [
+        (700, "Seven", True),
+        (701, "Seven-One", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("columns", "error"),
+    [
+        ({"id": [1]}, "Team.name has no value and no default"),
+        ({"id": [1], "name": ["x"], "colour": ["red"]}, "Team has no columns ['colour']"),
+        ({"id": [1, 2], "name": ["x"]}, "name: 1 values for 2 rows"),
+    ],
+    ids=["missing", "unknown", "short"],
+)
+def test_column_values_refuse_missing_unknown_or_short_columns(columns, error):
+    with pytest.raises((TypeError, ValueError), match=re.escape(error)):
+        insert_column_values(Team, len(columns["id"]), **columns)

@@ -5,17 +5,20 @@ Fetch once, decide purely, write once. The checks run in the contract's document
 events), then per event in request order 103, 105, 108, 106, 107, 109, 110; 111 only when
 every ticket code attempt collides. Nothing is written unless every check passes.
 
-Queries for any number of events: betcard with its events (1), then in one durable
-transaction the chosen bets and markets `FOR SHARE` (1) and one INSERT statement writing
-the ticket, its selections and the `ticket_create` outbox row (1); plus 1 for a given
-Idempotency-Key.
+Queries for any number of events: the betcard with its events and the chosen bets (1, no
+lock), then one INSERT statement, committed on its own, that locks those bets and markets
+`FOR SHARE` and writes the ticket, its selections and the `ticket_create` outbox row only if
+they still hold the values the checks passed on (1); plus 1 for a given Idempotency-Key.
+Only when a bet changed in between (odds moved, market blocked) does placement fall back to
+a transaction that reads them locked and checks again (2 more, and BEGIN/COMMIT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,17 +27,19 @@ from django.db import IntegrityError, connection, transaction
 
 from betcards.models import BetcardStatus
 from betcards.snapshots import (
+    BETS_UNCHANGED_SQL,
     BetcardSnapshot,
     BetSnapshot,
     betcard_snapshot_for_placement,
     bets_for_placement,
+    bets_unchanged_params,
 )
 from jackpot.core import clock
 from jackpot.core.sql import (
-    insert_column_params,
+    insert_column_values,
     insert_params,
+    insert_select_sql,
     insert_unnest_sql,
-    insert_values_sql,
     mark_inserted,
 )
 from operators.authentication import OperatorsNotIdentical
@@ -132,7 +137,10 @@ def ticket_place(
             return earlier
     check_events_present(order)
     now = clock.now()
-    card = check_betcard(betcard_snapshot_for_placement(order.betcard_code), order, operator, now)
+    bet_ids = [pick.bet_id for pick in order.events]
+    card = check_betcard(
+        betcard_snapshot_for_placement(order.betcard_code, bet_ids), order, operator, now
+    )
     check_event_count(card, order)
     taxes = creation_taxes(
         price=order.price,
@@ -142,17 +150,27 @@ def ticket_place(
         aff_comm_percent=operator.aff_comm_percent,
         atag=order.atag,
     )
+    write = functools.partial(
+        _write_ticket_if_bets_unchanged,
+        operator=operator,
+        card=card,
+        order=order,
+        taxes=taxes,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        render=render,
+    )
     for _ in range(settings.TICKET_CODE_ATTEMPTS):
         try:
-            return _write_ticket(
-                operator=operator,
-                card=card,
-                order=order,
-                taxes=taxes,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                render=render,
-            )
+            with _own_statement():
+                placed = write(bets=card.bets)
+            if placed is None:
+                # A bet or market changed since the read: check again on locked values.
+                with transaction.atomic(durable=True):
+                    placed = write(bets=bets_for_placement(bet_ids, lock=True))
+            if placed is None:
+                raise RuntimeError("locked bets changed inside their transaction")
+            return placed
         except IntegrityError as error:
             table, constraint = _violation(error)
             if constraint == IDEMPOTENCY_CONSTRAINT and idempotency_key is not None:
@@ -217,7 +235,7 @@ def check_event_count(card: BetcardSnapshot, order: TicketOrder) -> None:
 def check_selections(
     card: BetcardSnapshot,
     order: TicketOrder,
-    bets: dict[int, BetSnapshot],
+    bets: Mapping[int, BetSnapshot],
     now: dt.datetime,
 ) -> list[BetSnapshot]:
     """103, 105, 108, 106, 107, 109, 110 for each event in request order; returns the bets."""
@@ -245,99 +263,113 @@ def check_selections(
 
 
 # ----------------------------------------------------------------------------- writing
-def _write_ticket(
+def _own_statement() -> contextlib.AbstractContextManager[object]:
+    """In autocommit (requests) a statement is its own transaction. Inside a caller's
+    transaction (tests, scripts) a savepoint keeps a failed insert (a code collision) from
+    aborting the caller's work, so that the retry can run."""
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
+def _write_ticket_if_bets_unchanged(
     *,
     operator: Operator,
     card: BetcardSnapshot,
     order: TicketOrder,
+    bets: Mapping[int, BetSnapshot],
     taxes: CreationTaxes,
     idempotency_key: str | None,
     fingerprint: str,
     render: TicketRenderer,
-) -> PlacedTicket:
-    """Ticket, selections and the pending `ticket_create` row in one durable transaction.
+) -> PlacedTicket | None:
+    """Check the picks against `bets`, then write the ticket, its selections and its pending
+    `ticket_create` row in one statement, or return None when a chosen bet no longer has the
+    values checked here (another odds or event, or its market blocked) and nothing was written.
 
-    The bets and markets are read inside it `FOR SHARE` (see `bets_for_placement`), so the
-    per-event checks decide on values no concurrent block or odds change can replace before
-    the commit. A code collision aborts the whole transaction and the caller runs it again
-    with a new code: collisions are rare enough (36**6 codes) that re-reading beats paying
-    a SAVEPOINT round trip on every placement.
+    The statement locks the chosen bets and markets `FOR SHARE` before it compares them
+    (betcards.snapshots.BETS_UNCHANGED_SQL), and keeps the locks until its transaction
+    commits, so no concurrent block or odds change can slip between the check and the
+    ticket. A code collision raises IntegrityError with nothing written; the caller retries
+    with a new code: collisions are rare enough (36**6 codes) not to pay for a savepoint.
     """
-    with transaction.atomic(durable=True):
-        bets = bets_for_placement([pick.bet_id for pick in order.events], lock=True)
-        created = clock.now()
-        chosen = check_selections(card, order, bets, created)
-        ticket = Ticket(
-            id=identifiers.ticket_id(created.timestamp()),
-            code=identifiers.ticket_code(),
-            operator=operator,
-            betcard_id=card.id,
-            token=order.token,
-            psp=order.psp,
-            price=taxes.price,
-            stake=taxes.stake,
-            currency=order.currency,
-            ext_percent=taxes.ext_percent,
-            ext_type=taxes.ext_type,
-            ext_amount=taxes.ext_amount,
-            wht_percent=taxes.wht_percent,
-            aff_comm_percent=taxes.aff_comm_percent,
-            aff_comm_amount=taxes.aff_comm_amount,
-            atag=order.atag,
-            rtag=order.rtag,
-            source=order.source,
-            type=order.type,
-            odds=combined_odds(bet.odds for bet in chosen),
-            prize=order.prize,
-            bonus_prizes=list(order.bonus_prizes),
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-            created_at=created,
-            updated_at=created,
+    created = clock.now()
+    chosen = check_selections(card, order, bets, created)
+    ticket = Ticket(
+        id=identifiers.ticket_id(created.timestamp()),
+        code=identifiers.ticket_code(),
+        operator=operator,
+        betcard_id=card.id,
+        token=order.token,
+        psp=order.psp,
+        price=taxes.price,
+        stake=taxes.stake,
+        currency=order.currency,
+        ext_percent=taxes.ext_percent,
+        ext_type=taxes.ext_type,
+        ext_amount=taxes.ext_amount,
+        wht_percent=taxes.wht_percent,
+        aff_comm_percent=taxes.aff_comm_percent,
+        aff_comm_amount=taxes.aff_comm_amount,
+        atag=order.atag,
+        rtag=order.rtag,
+        source=order.source,
+        type=order.type,
+        odds=combined_odds(bet.odds for bet in chosen),
+        prize=order.prize,
+        bonus_prizes=list(order.bonus_prizes),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        created_at=created,
+        updated_at=created,
+    )
+    body = render(ticket, card.code)
+    if idempotency_key is not None:
+        ticket.placement_response = body.decode()
+    delivery = delivery_build(
+        ticket=ticket, action="ticket_create", data=ticket_create_data(ticket)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _write_sql(),
+            [
+                *bets_unchanged_params({bet.id: bet for bet in chosen}.values()),
+                *insert_params(ticket),
+                *insert_column_values(
+                    Selection,
+                    len(chosen),
+                    ticket_id=[ticket.id] * len(chosen),
+                    event_id=[pick.event_id for pick in order.events],
+                    bet_id=[pick.bet_id for pick in order.events],
+                    odds_submitted=[pick.odds for pick in order.events],
+                    odds_accepted=[bet.odds for bet in chosen],
+                ),
+                *insert_params(delivery),
+            ],
         )
-        body = render(ticket, card.code)
-        if idempotency_key is not None:
-            ticket.placement_response = body.decode()
-        selections = [
-            Selection(
-                ticket=ticket,
-                event_id=pick.event_id,
-                bet_id=pick.bet_id,
-                odds_submitted=pick.odds,
-                odds_accepted=bet.odds,
-            )
-            for pick, bet in zip(order.events, chosen, strict=True)
-        ]
-        delivery = delivery_build(
-            ticket=ticket, action="ticket_create", data=ticket_create_data(ticket)
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _write_sql(),
-                [
-                    *insert_params(ticket),
-                    *insert_column_params(Selection, selections),
-                    *insert_params(delivery),
-                ],
-            )
-            (delivery.pk,) = cursor.fetchone()
-        for row in (ticket, *selections, delivery):
-            mark_inserted(row)
-        delivery_kick_in_background_after_commit(delivery.pk)
+        written = cursor.fetchone()
+    if written is None:
+        return None
+    (delivery.pk,) = written
+    for row in (ticket, delivery):
+        mark_inserted(row)
+    delivery_kick_in_background_after_commit(delivery.pk)
     return PlacedTicket(ticket=ticket, body=body, replayed=False)
 
 
 @functools.cache
 def _write_sql() -> str:
-    """The ticket, its selections and its `ticket_create` outbox row in one INSERT statement
-    (one round trip instead of three; jackpot.core.sql). The three inserts are one statement,
-    so they succeed or fail together, and the selections' and the outbox row's foreign keys
-    to the new ticket are checked at its end, when the ticket row exists."""
+    """Lock and compare the chosen bets, then insert the ticket, its selections and its
+    `ticket_create` outbox row, all in one statement (one round trip, no BEGIN/COMMIT;
+    jackpot.core.sql). The inserts run only if the bets are unchanged (`WHERE`), succeed or
+    fail together, and the foreign keys to the new ticket are checked at the statement's
+    end, when the ticket row exists. Returns the outbox row's id, or no row."""
     delivery_pk = connection.ops.quote_name(str(WebhookDelivery._meta.pk.column))
     return (
-        f"WITH ticket AS ({insert_values_sql(Ticket)}),"
-        f" selections AS ({insert_unnest_sql(Selection)})"
-        f" {insert_values_sql(WebhookDelivery)} RETURNING {delivery_pk}"
+        f"WITH {BETS_UNCHANGED_SQL},"  # noqa: S608 - SQL from model metadata only
+        f" ticket AS ({insert_select_sql(Ticket)} WHERE (SELECT yes FROM bets_unchanged)"
+        " RETURNING 1),"
+        f" selections AS ({insert_unnest_sql(Selection)} WHERE EXISTS (SELECT FROM ticket))"
+        f" {insert_select_sql(WebhookDelivery)} WHERE EXISTS (SELECT FROM ticket)"
+        f" RETURNING {delivery_pk}"
     )
 
 

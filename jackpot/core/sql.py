@@ -16,6 +16,7 @@ statement (one round trip) without leaving the model as the description of the t
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,18 @@ def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
     )
 
 
+def _cast_type(field: Field[Any, Any]) -> str:
+    """The column's type without modifiers (`varchar(6)` → `varchar`): an explicit cast to
+    `varchar(6)` would silently cut a longer value, where the column itself rejects it."""
+    db_type = field.db_type(connections[DEFAULT_DB_ALIAS])
+    if db_type is None:
+        raise TypeError(f"{field} has no column type")
+    return _TYPE_MODIFIERS.sub("", db_type)
+
+
+_TYPE_MODIFIERS = re.compile(r"\(\s*\d+(?:\s*,\s*\d+)?\s*\)")
+
+
 def _insert_into(model: type[Model]) -> str:
     """`INSERT INTO "table" ("column", ...)`, from model metadata only."""
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
@@ -55,28 +68,28 @@ def _insert_into(model: type[Model]) -> str:
 
 
 @functools.cache
-def insert_values_sql(model: type[Model]) -> str:
-    """`INSERT INTO table (columns) VALUES (%s, ...)` for one row; see `insert_params`."""
-    placeholders = ", ".join(["%s"] * len(_insert_fields(model)))
-    return f"{_insert_into(model)} VALUES ({placeholders})"
-
-
-@functools.cache
 def insert_unnest_sql(model: type[Model]) -> str:
     """`INSERT INTO table (columns) SELECT * FROM UNNEST(%s::type[], ...)`: any number of
     rows with one array parameter per column (as `bulk_create` does on PostgreSQL); see
     `insert_column_params`."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    arrays = ", ".join(
-        f"(%s)::{field.db_type(connection).split('(')[0]}[]"  # type: ignore[union-attr]
-        for field in _insert_fields(model)
-    )
+    arrays = ", ".join(f"(%s)::{_cast_type(field)}[]" for field in _insert_fields(model))
     return f"{_insert_into(model)} SELECT * FROM UNNEST({arrays})"  # noqa: S608 - metadata
+
+
+@functools.cache
+def insert_select_sql(model: type[Model]) -> str:
+    """`INSERT INTO table (columns) SELECT (%s)::type, ...` for one row (see `insert_params`),
+    to which the caller may append a `WHERE`: a conditional insert.
+
+    Unlike VALUES, a SELECT list does not take its types from the target columns, hence the
+    casts (see `_cast_type`)."""
+    values = ", ".join(f"(%s)::{_cast_type(field)}" for field in _insert_fields(model))
+    return f"{_insert_into(model)} SELECT {values}"
 
 
 def insert_params(instance: Model) -> list[Any]:
     """The row's values as `save(force_insert=True)` sends them (`pre_save`, then
-    `get_db_prep_save`), in the order of `insert_values_sql`."""
+    `get_db_prep_save`), in the order of `insert_select_sql`."""
     connection = connections[DEFAULT_DB_ALIAS]
     return [
         field.get_db_prep_save(field.pre_save(instance, True), connection)
@@ -92,6 +105,33 @@ def insert_column_params(model: type[Model], instances: Sequence[Model]) -> list
         if rows
         else [[] for _ in _insert_fields(model)]
     )
+
+
+def insert_column_values(
+    model: type[Model], rows: int, **columns: Sequence[Any]
+) -> list[list[Any]]:
+    """Parameters for `insert_unnest_sql(model)` from column values, without a model
+    instance per row (for hot paths writing many small rows): one sequence of `rows` values
+    per given field (by attname, values already as the database takes them: ints, strings,
+    Decimals), and the field's default for every column not given. A column that is neither
+    given nor has a default raises TypeError, like a missing argument."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    fields = _insert_fields(model)
+    unknown = columns.keys() - {field.attname for field in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no columns {sorted(unknown)}")
+    params = []
+    for field in fields:
+        if field.attname in columns:
+            values = list(columns[field.attname])
+            if len(values) != rows:
+                raise ValueError(f"{field.attname}: {len(values)} values for {rows} rows")
+        elif field.has_default() or field.null:
+            values = [field.get_db_prep_save(field.get_default(), connection)] * rows
+        else:
+            raise TypeError(f"{model.__name__}.{field.attname} has no value and no default")
+        params.append(values)
+    return params
 
 
 def mark_inserted(instance: Model) -> None:

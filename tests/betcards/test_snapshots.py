@@ -62,3 +62,22 @@ def test_bets_snapshot_has_market_and_event_and_skips_unknown_ids(django_assert_
     assert (bet.odds, bet.market_id, bet.event_id, bet.market_blocked) == (
         Decimal("3.200"), 5_000_100, 500_010, True,
     )  # fmt: skip
+
+
+def test_card_snapshot_carries_the_chosen_bets_of_its_own_events_only(
+    django_assert_num_queries,
+):
+    # given a card with two events, and a bet of an event that is not on it
+    events = [EventFactory(id=500_020), EventFactory(id=500_021)]
+    EventFactory(id=500_022)
+    BetcardFactory(code="BETS01", events=events)
+
+    # when
+    with django_assert_num_queries(1):
+        card = betcard_snapshot_for_placement("BETS01", [5_000_201, 5_000_221, 999])
+
+    # then
+    assert card is not None
+    assert list(card.events) == [500_020, 500_021]
+    assert list(card.bets) == [5_000_201]
+    assert card.bets[5_000_201].event_id == 500_020

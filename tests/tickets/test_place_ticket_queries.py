@@ -12,12 +12,12 @@ from tests.support.api import signed_post
 
 pytestmark = pytest.mark.django_db
 
-# operator; betcard with its events; bets+markets FOR SHARE; one INSERT statement writing the
-# ticket, its selections and its webhook row. (BEGIN/COMMIT of the durable transaction are
-# not statements Django counts; inside the test's own transaction they become
-# SAVEPOINT/RELEASE, which are left out below.)
-QUERIES = 4
-QUERIES_WITH_IDEMPOTENCY_KEY = 5
+# operator; betcard with its events and the chosen bets; one statement locking the bets and
+# markets FOR SHARE and writing the ticket, its selections and its webhook row, committed on
+# its own (in a request: no BEGIN/COMMIT; inside the test's own transaction it runs in a
+# SAVEPOINT, left out below).
+QUERIES = 3
+QUERIES_WITH_IDEMPOTENCY_KEY = 4
 
 
 def _statements(context: CaptureQueriesContext) -> list[str]:
