@@ -977,7 +977,8 @@ def main() -> None:
         f"engine: gunicorn {os.environ.get('GUNICORN_WORKER_CLASS', 'gthread')}"
         f" workers={os.environ.get('GUNICORN_WORKERS', 'cores+1')}"
         f" threads={os.environ.get('GUNICORN_THREADS', '4')}, DEBUG=false;"
-        f" one placement in-process: {len(statements)} SQL statements (BEGIN/COMMIT included, if any)"
+        f" one placement in-process: {len(statements)} SQL statements"
+        " (BEGIN/COMMIT included, if any)"
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
     print(LEGEND)
