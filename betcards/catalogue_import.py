@@ -6,6 +6,9 @@
 leaves the database exactly as it was. The import adds and updates; it never deletes teams,
 events, markets or bets. It does delete an event's bookmaker event when the document gives
 none, and replaces a betcard's event list when the document lists other events.
+
+Imports run one at a time (a transaction lock): a second import waits for the first to
+commit and then compares against what it wrote, instead of both inserting the same rows.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from betcards.models import (
     Team,
 )
 from betcards.results import market_result_set
+from jackpot.core.sql import transaction_lock
 
 __all__ = ["CatalogueInvalid", "ImportSummary", "KindCounts", "catalogue_import"]
 
@@ -75,6 +79,7 @@ def catalogue_import(document: object) -> ImportSummary:
     fields differ, or a betcard with tickets whose event list differs.
     """
     with transaction.atomic():
+        transaction_lock("betcards.catalogue_import")  # the checks read the database too
         catalogue = catalogue_read(document)
         card_plan = _betcards_plan(catalogue)
         markets = [(event, market) for event in catalogue.events for market in event.markets]

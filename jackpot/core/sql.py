@@ -134,6 +134,14 @@ def insert_column_values(
     return params
 
 
+def transaction_lock(name: str) -> None:
+    """Wait until no other transaction holds the lock called `name`, then hold it until the
+    current transaction ends (`pg_advisory_xact_lock`): for jobs that must not overlap,
+    such as two catalogue imports reading the same rows before either writes them."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+
+
 def mark_inserted(instance: Model) -> None:
     """Tell the ORM an instance written by one of these statements is now a saved row."""
     instance._state.adding = False

@@ -4,13 +4,15 @@ import copy
 import datetime as dt
 import io
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from betcards.catalogue_import import CatalogueInvalid, ImportSummary, KindCounts, catalogue_import
 from betcards.models import (
@@ -528,3 +530,30 @@ def test_a_large_catalogue_is_written_in_a_bounded_number_of_queries(
         summary = catalogue_import(document)
 
     assert (summary.events.created, summary.bets.created) == (1000, 3000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_import_waits_for_the_first_and_then_finds_its_rows() -> None:
+    # given an import whose transaction has not committed yet
+    with ThreadPoolExecutor(1) as pool:
+        with transaction.atomic():
+            catalogue_import(sample())
+
+            # when the same document is imported meanwhile
+            second = pool.submit(_import_in_own_connection, sample())
+            time.sleep(0.5)
+
+            # then it waits for the first instead of inserting the same rows
+            assert not second.done()
+        summary = second.result(timeout=30)
+
+    # and, once the first committed, finds everything already there
+    assert summary.teams == KindCounts(unchanged=len(SAMPLE["teams"]))
+    assert summary.betcards == KindCounts(unchanged=len(SAMPLE["betcards"]))
+
+
+def _import_in_own_connection(document: dict[str, Any]) -> ImportSummary:
+    try:
+        return catalogue_import(document)
+    finally:
+        connection.close()  # this thread's own connection
