@@ -16,11 +16,16 @@ transactions, so a million tickets settle in bounded memory and a killed run res
    webhook exactly once;
 3. selection results (`tickets.grading.selections_mark`), idempotent;
 4. finish: mark the round finished and the card settled.
+
+One run per card at a time: a run holds a database session lock for its card, and a second
+run (a double click in the admin, a second command) is refused with SettlementRunning
+instead of racing the first to mark the card settled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -31,6 +36,7 @@ from betcards.models import Betcard, BetcardStatus, Market
 from betcards.results import market_result_set
 from jackpot.core import clock
 from jackpot.core.errors import ContractError
+from jackpot.core.sql import session_lock
 from tickets.grading import (
     Progress,
     batch_grade,
@@ -67,6 +73,18 @@ class ResettlementReasonMissing(SettlementError):
     template = "A resettlement of betcard `{code}` needs a reason"
 
 
+class SettlementRunning(SettlementError):
+    code = 153
+    template = (
+        "Betcard `{code}` is being settled by another run: wait for it to finish (its round "
+        "shows as running on the card's page)"
+    )
+
+
+# A killed run's database session may take a moment to end and free the card.
+RUN_LOCK_WAIT_SECONDS = 10.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class ResultCorrection:
     """A market's corrected result, applied (and audited) with the resettlement."""
@@ -81,16 +99,18 @@ def betcard_settle(
 ) -> SettlementReport:
     """Settle the card, or resume its unfinished round; a settled card is left as it is.
 
-    Raises ResultsMissing (changing nothing) while an event of the card has no result.
+    Raises ResultsMissing (changing nothing) while an event of the card has no result, and
+    SettlementRunning while another run settles or resettles the card.
     """
-    latest = _latest_round(betcard)
-    if latest is not None and latest.finished_at is not None:
-        return settlement_report(betcard, latest, already_settled=True)
-    if latest is None:
-        results = betcard_results(betcard=betcard)
-        _check_complete(betcard, results)
-        latest = _round_start(betcard=betcard, results=results, number=1)
-    return _round_run(betcard, latest, progress=progress, batch_size=batch_size)
+    with _card_run(betcard, wait_seconds=RUN_LOCK_WAIT_SECONDS):
+        latest = _latest_round(betcard)
+        if latest is not None and latest.finished_at is not None:
+            return settlement_report(betcard, latest, already_settled=True)
+        if latest is None:
+            results = betcard_results(betcard=betcard)
+            _check_complete(betcard, results)
+            latest = _round_start(betcard=betcard, results=results, number=1)
+        return _round_run(betcard, latest, progress=progress, batch_size=batch_size)
 
 
 def betcard_resettle(
@@ -110,40 +130,43 @@ def betcard_resettle(
     changes gets `ticket_rollback` then its new result webhook. Tickets already closed
     (`ticket_closed` sent) are left alone unless `override_closed`, which the round records
     with the staff user and reason. An unfinished resettlement is resumed, not restarted.
+    Raises SettlementRunning while another run settles or resettles the card.
     """
-    latest = _resettle_latest_round(betcard, reason)
-    if latest.finished_at is None:
-        return _round_run(betcard, latest, progress=progress, batch_size=batch_size)
-    with transaction.atomic(durable=True):
-        for correction in corrections:
-            market_result_set(
-                market=correction.market,
-                winning_bet=(
-                    correction.market.bets.get(pk=correction.winning_bet_id)
-                    if correction.winning_bet_id is not None
-                    else None
-                ),
-                void=correction.void,
-                changed_by=changed_by,
-                source="resettlement",
+    with _card_run(betcard, wait_seconds=RUN_LOCK_WAIT_SECONDS):
+        latest = _resettle_latest_round(betcard, reason)
+        if latest.finished_at is None:
+            return _round_run(betcard, latest, progress=progress, batch_size=batch_size)
+        with transaction.atomic(durable=True):
+            for correction in corrections:
+                market_result_set(
+                    market=correction.market,
+                    winning_bet=(
+                        correction.market.bets.get(pk=correction.winning_bet_id)
+                        if correction.winning_bet_id is not None
+                        else None
+                    ),
+                    void=correction.void,
+                    changed_by=changed_by,
+                    source="resettlement",
+                    reason=reason,
+                )
+            results = betcard_results(betcard=betcard)
+            _check_complete(betcard, results)
+            round_ = _round_start(
+                betcard=betcard,
+                results=results,
+                number=latest.number + 1,
                 reason=reason,
+                requested_by=changed_by,
+                override_closed=override_closed,
             )
-        results = betcard_results(betcard=betcard)
-        _check_complete(betcard, results)
-        round_ = _round_start(
-            betcard=betcard,
-            results=results,
-            number=latest.number + 1,
-            reason=reason,
-            requested_by=changed_by,
-            override_closed=override_closed,
-        )
-    return _round_run(betcard, round_, progress=progress, batch_size=batch_size)
+        return _round_run(betcard, round_, progress=progress, batch_size=batch_size)
 
 
 def betcard_settle_check(*, betcard: Betcard) -> None:
     """Raise what `betcard_settle` would refuse with, changing nothing: for interfaces that
     settle in the background (the admin action queues `tickets.betcard_settle`)."""
+    _check_not_running(betcard)
     if _latest_round(betcard) is None:
         _check_complete(betcard, betcard_results(betcard=betcard))
 
@@ -151,11 +174,27 @@ def betcard_settle_check(*, betcard: Betcard) -> None:
 def betcard_resettle_check(*, betcard: Betcard, reason: str) -> None:
     """Raise what `betcard_resettle` (without corrections) would refuse with, changing
     nothing: for interfaces that resettle in the background."""
+    _check_not_running(betcard)
     if _resettle_latest_round(betcard, reason).finished_at is not None:
         _check_complete(betcard, betcard_results(betcard=betcard))
 
 
 # ----------------------------------------------------------------------------- rounds
+
+
+@contextlib.contextmanager
+def _card_run(betcard: Betcard, *, wait_seconds: float) -> Iterator[None]:
+    """Hold the card's run lock for the whole run (its steps commit separately), or raise
+    SettlementRunning."""
+    with session_lock(f"tickets.settlement:{betcard.pk}", wait_seconds=wait_seconds) as taken:
+        if not taken:
+            raise SettlementRunning(code=betcard.code)
+        yield
+
+
+def _check_not_running(betcard: Betcard) -> None:
+    with _card_run(betcard, wait_seconds=0):
+        pass
 
 
 def _resettle_latest_round(betcard: Betcard, reason: str) -> Settlement:

@@ -3,20 +3,27 @@
 Imported through `CELERY_IMPORTS` (autodiscovery only finds `tasks.py`). Settling a large
 card takes minutes, so the back office runs it here rather than in a request; the tasks are
 acked late, and a worker killed mid-way leaves a round that the redelivered task resumes.
+A task that finds another run on its card (a second click) retries later: by then the card
+is settled and it has nothing to do, or the other run died and it resumes the round.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 from django.contrib.auth.models import User
 
 from betcards.models import Betcard
 from tickets.closing import tickets_close_due
-from tickets.settlement import betcard_resettle, betcard_settle
+from tickets.settlement import SettlementRunning, betcard_resettle, betcard_settle
 
 # A million tickets settle in minutes; the engine-wide limit (CELERY_TASK_TIME_LIMIT) is
 # sized for webhook calls.
 SETTLE_TIME_LIMIT_SECONDS = 2 * 3600
+# While another run holds the card: look again every minute, for as long as a run may take.
+RUNNING_RETRY_SECONDS = 60
+RUNNING_RETRIES = SETTLE_TIME_LIMIT_SECONDS // RUNNING_RETRY_SECONDS
 
 
 @shared_task(name="tickets.tickets_close_due", ignore_result=True)
@@ -27,19 +34,26 @@ def tickets_close_due_task() -> int:
 
 @shared_task(
     name="tickets.betcard_settle",
+    bind=True,
+    max_retries=RUNNING_RETRIES,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
     time_limit=SETTLE_TIME_LIMIT_SECONDS,
     soft_time_limit=SETTLE_TIME_LIMIT_SECONDS - 60,
 )
-def betcard_settle_task(betcard_id: int) -> str:
-    report = betcard_settle(betcard=Betcard.objects.get(pk=betcard_id))
+def betcard_settle_task(self: Task[Any, Any], betcard_id: int) -> str:
+    try:
+        report = betcard_settle(betcard=Betcard.objects.get(pk=betcard_id))
+    except SettlementRunning as exc:
+        raise self.retry(exc=exc, countdown=RUNNING_RETRY_SECONDS) from exc
     return "already-settled" if report.already_settled else f"graded {report.graded_now}"
 
 
 @shared_task(
     name="tickets.betcard_resettle",
+    bind=True,
+    max_retries=RUNNING_RETRIES,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
@@ -47,12 +61,19 @@ def betcard_settle_task(betcard_id: int) -> str:
     soft_time_limit=SETTLE_TIME_LIMIT_SECONDS - 60,
 )
 def betcard_resettle_task(
-    betcard_id: int, reason: str, user_id: int | None, override_closed: bool = False
+    self: Task[Any, Any],
+    betcard_id: int,
+    reason: str,
+    user_id: int | None,
+    override_closed: bool = False,
 ) -> str:
-    report = betcard_resettle(
-        betcard=Betcard.objects.get(pk=betcard_id),
-        reason=reason,
-        changed_by=User.objects.filter(pk=user_id).first() if user_id is not None else None,
-        override_closed=override_closed,
-    )
+    try:
+        report = betcard_resettle(
+            betcard=Betcard.objects.get(pk=betcard_id),
+            reason=reason,
+            changed_by=User.objects.filter(pk=user_id).first() if user_id is not None else None,
+            override_closed=override_closed,
+        )
+    except SettlementRunning as exc:
+        raise self.retry(exc=exc, countdown=RUNNING_RETRY_SECONDS) from exc
     return f"round {report.round}: rolled back {report.rolled_back}"

@@ -15,12 +15,14 @@ statement (one round trip) without leaving the model as the description of the t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Field, Model, QuerySet
 
 
@@ -140,6 +142,35 @@ def transaction_lock(name: str) -> None:
     such as two catalogue imports reading the same rows before either writes them."""
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+
+
+@contextlib.contextmanager
+def session_lock(name: str, *, wait_seconds: float) -> Iterator[bool]:
+    """Try for up to `wait_seconds` to take the lock called `name` for this database session
+    (`pg_try_advisory_lock`); yield whether it was taken, and release it on exit.
+
+    For work that spans many transactions and must not run twice at once (settling a card).
+    A session that ends, e.g. its process was killed, releases its locks; the short wait
+    lets such a session finish dying before a rerun gives up."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [name])
+            (taken,) = cursor.fetchone()
+        if taken or time.monotonic() >= deadline:
+            break
+        time.sleep(_LOCK_POLL_SECONDS)
+    try:
+        yield bool(taken)
+    finally:
+        if taken:
+            # A session broken meanwhile has lost the lock already: nothing to release.
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [name])
+
+
+_LOCK_POLL_SECONDS = 0.2
 
 
 def mark_inserted(instance: Model) -> None:
