@@ -244,7 +244,6 @@ class ImportCatalogueForm(forms.Form):
 class EventAdmin(EventModelAdmin):
     list_display = ["id", "fixture", "starts_at", "bookmaker_event", "market_buttons"]
     list_display_links = ["id", "fixture"]
-    list_select_related = ["home_team", "away_team", "bookmaker_event"]
     list_filter = ["starts_at", "markets__is_blocked"]
     search_fields = ["id", "home_team__name", "away_team__name"]  # see get_search_results
     search_help_text = "Event id, a team name or a bookmaker event id."
@@ -256,8 +255,15 @@ class EventAdmin(EventModelAdmin):
     change_list_template = "admin/betcards/event/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
-        # One query for the page's markets, whatever the page size.
-        return super().get_queryset(request).prefetch_related("markets")
+        # The teams name events in the list and in the autocomplete (betcard events,
+        # markets). Here rather than list_select_related, which the change list ignores once
+        # the queryset has a select_related. One query for the page's markets.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("home_team", "away_team", "bookmaker_event")
+            .prefetch_related("markets")
+        )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
@@ -354,7 +360,7 @@ class EventAdmin(EventModelAdmin):
 @admin.register(BookmakerEvent)
 class BookmakerEventAdmin(BookmakerEventModelAdmin):
     list_display = ["external_id", "event"]
-    list_select_related = ["event"]
+    list_select_related = ["event__home_team", "event__away_team"]
     search_fields = ["external_id", "event__id"]  # see get_search_results
     autocomplete_fields = ["event"]
     ordering = ["external_id"]
@@ -445,7 +451,7 @@ class MarketResultForm(forms.Form):
 @admin.register(Market)
 class MarketAdmin(MarketModelAdmin):
     list_display = ["id", "name", "event", "is_blocked", "result", "result_set_at"]
-    list_select_related = ["event", "winning_bet"]
+    list_select_related = ["event__home_team", "event__away_team", "winning_bet"]
     list_filter = ["is_blocked", "is_void", "name"]
     search_fields = ["id", "event__id", "name"]  # see get_search_results
     search_help_text = "Market id, event id or market name."

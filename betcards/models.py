@@ -46,7 +46,8 @@ class Event(models.Model):
         indexes = [models.Index(fields=["starts_at"], name="event_starts_at_idx")]
 
     def __str__(self) -> str:
-        return f"{self.id}: {self.home_team_id} v {self.away_team_id}"
+        # Load with select_related("home_team", "away_team") wherever events are listed.
+        return f"{self.id}: {self.home_team.name} v {self.away_team.name}"
 
 
 class BookmakerEvent(models.Model):

@@ -234,9 +234,9 @@ def the_queued_task(broker: RedisServer) -> QueuedTask:
 def run(queued: QueuedTask) -> str:
     """What a worker does with the message: the task's own body, with the queued args."""
     if queued.task == "tickets.betcard_settle":
-        return betcard_settle_task(*queued.args)
+        return str(betcard_settle_task(*queued.args))
     assert queued.task == "tickets.betcard_resettle"
-    return betcard_resettle_task(*queued.args)
+    return str(betcard_resettle_task(*queued.args))
 
 
 def test_settle_asks_first_then_queues_the_settlement_and_logs(

@@ -125,3 +125,25 @@ def test_event_page_query_count_does_not_grow_with_markets(admin_client: Client)
     many = queries_for(admin_client, url)
 
     assert many == few
+
+
+def test_event_autocomplete_names_the_teams_in_a_constant_number_of_queries(
+    admin_client: Client,
+) -> None:
+    # given the picker a betcard's event rows use (select2 asks this view as staff type)
+    url = reverse("admin:autocomplete") + (
+        "?app_label=betcards&model_name=betcardevent&field_name=event&term="
+    )
+    EventFactory.create_batch(5)
+    with_5 = queries_for(admin_client, url)
+    events = EventFactory.create_batch(15)
+
+    # when
+    with_20 = queries_for(admin_client, url)
+    results = admin_client.get(url).json()["results"]
+
+    # then
+    assert with_20 == with_5
+    event = events[0]
+    label = f"{event.id}: {event.home_team.name} v {event.away_team.name}"
+    assert {"id": str(event.id), "text": label} in results

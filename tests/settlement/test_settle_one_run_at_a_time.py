@@ -30,7 +30,7 @@ RUNNING = (
 
 
 @pytest.fixture
-def card() -> Betcard:
+def card():
     card = BetcardFactory(events=2, code="RUN001", status=BetcardStatus.CLOSED, prize=10_000)
     results_enter(card)
     TicketFactory.create_batch(2, betcard=card)
