@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import psycopg
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
@@ -15,12 +14,12 @@ from betcards.services import BetcardLocked, betcard_assert_editable
 from tests.admin.builders import home_wins_everywhere
 from tests.admin.forms import change_form_data
 from tests.factories import BetcardFactory, EventFactory, OperatorFactory, TicketFactory
+from tests.support.settlement import settlement_running
 from tests.support.worker import (
     QueuedTask,
     RedisServer,
     celery_broker,
     free_port,
-    worker_database_url,
 )
 from tickets.models import TicketResult, TicketStatus
 from tickets.settlement_tasks import betcard_resettle_task, betcard_settle_task
@@ -289,15 +288,9 @@ def test_settle_refuses_a_card_with_missing_results(
     card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = manager_client.post(
-            reverse("admin:betcards_betcard_settle", args=[card.pk]),
-            {"confirmed": "yes"},
-            follow=True,
-        )
+        message = settle_refused(manager_client, card)
 
-    [message] = list(response.context["messages"])
-    assert message.level_tag == "error"
-    assert str(message).startswith(f"Betcard `{card.code}` cannot be settled")
+    assert message.startswith(f"Betcard `{card.code}` cannot be settled")
     assert Betcard.objects.get(pk=card.pk).status == BetcardStatus.CLOSED
     assert callbacks == []
     assert broker.queued_tasks() == []
@@ -310,25 +303,24 @@ def test_settle_while_another_run_holds_the_card_says_so_and_queues_nothing(
     # given a settlement running on the card (another session holds its run lock)
     card = BetcardFactory(events=1, status=BetcardStatus.CLOSED)
     home_wins_everywhere(card)
-    with psycopg.connect(worker_database_url(), autocommit=True) as other_run:
-        other_run.execute(
-            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"tickets.settlement:{card.pk}"]
-        )
-
+    with settlement_running(card), django_capture_on_commit_callbacks(execute=True):
         # when staff click settle
-        with django_capture_on_commit_callbacks(execute=True):
-            response = manager_client.post(
-                reverse("admin:betcards_betcard_settle", args=[card.pk]),
-                {"confirmed": "yes"},
-                follow=True,
-            )
+        message = settle_refused(manager_client, card)
 
     # then
-    [message] = list(response.context["messages"])
-    assert message.level_tag == "error"
-    assert str(message).startswith(f"Betcard `{card.code}` is being settled by another run")
+    assert message.startswith(f"Betcard `{card.code}` is being settled by another run")
     assert broker.queued_tasks() == []
     assert not LogEntry.objects.exists()
+
+
+def settle_refused(client: Client, card: Betcard) -> str:
+    """Confirm "settle" on the card's page; the one message shown, which must be an error."""
+    response = client.post(
+        reverse("admin:betcards_betcard_settle", args=[card.pk]), {"confirmed": "yes"}, follow=True
+    )
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "error"
+    return str(message)
 
 
 def test_settle_of_a_settled_card_queues_nothing(

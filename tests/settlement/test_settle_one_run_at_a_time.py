@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from betcards.models import Betcard, BetcardStatus
 from tests.factories import BetcardFactory, TicketFactory
 from tests.settlement.conftest import results_enter
+from tests.support.settlement import settlement_running
 from tests.support.worker import worker_database_url
 from tickets import settlement
 from tickets.models import Settlement, Ticket
@@ -39,12 +40,8 @@ def card():
 
 @pytest.fixture
 def other_run(card: Betcard, monkeypatch: pytest.MonkeyPatch) -> Iterator[psycopg.Connection]:
-    """Another session holding the card's run lock, as a running settlement does."""
     monkeypatch.setattr(settlement, "RUN_LOCK_WAIT_SECONDS", 0.3)
-    with psycopg.connect(worker_database_url(), autocommit=True) as session:
-        session.execute(
-            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"tickets.settlement:{card.pk}"]
-        )
+    with settlement_running(card) as session:
         yield session
 
 
