@@ -30,6 +30,7 @@ from django.utils.safestring import SafeString
 from betcards.catalogue_import import CatalogueInvalid, catalogue_import
 from betcards.models import Bet, BookmakerEvent, Event, Market, MarketResultChange, Team
 from betcards.results import ResultInvalid, market_result_set
+from betcards.services import markets_set_blocked
 from jackpot.admin_support import log_staff_action, log_staff_actions, search_by_number_or_text
 
 if TYPE_CHECKING:
@@ -80,6 +81,20 @@ def block_button(market: Market, *, back_to: str) -> SafeString:
 
 
 # ----------------------------------------------------------------------------- teams
+
+
+def _markets_set_blocked(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    markets: QuerySet[Market],
+    *,
+    blocked: bool,
+) -> None:
+    """The block/unblock actions of the event and market lists: change, log, say how many."""
+    changed = markets_set_blocked(markets=markets, blocked=blocked)
+    log_staff_actions(request, changed, "Blocked." if blocked else "Unblocked.")
+    word = "blocked" if blocked else "unblocked"
+    model_admin.message_user(request, f"{len(changed)} market(s) {word}.", messages.SUCCESS)
 
 
 @admin.register(Team)
@@ -313,11 +328,8 @@ class EventAdmin(EventModelAdmin):
     def _set_blocked(
         self, request: HttpRequest, queryset: QuerySet[Event], *, blocked: bool
     ) -> None:
-        markets = list(Market.objects.filter(event__in=queryset).exclude(is_blocked=blocked))
-        Market.objects.filter(pk__in=[m.pk for m in markets]).update(is_blocked=blocked)
-        log_staff_actions(request, markets, "Blocked." if blocked else "Unblocked.")
-        word = "blocked" if blocked else "unblocked"
-        self.message_user(request, f"{len(markets)} market(s) {word}.", messages.SUCCESS)
+        markets = Market.objects.filter(event__in=queryset)
+        _markets_set_blocked(self, request, markets, blocked=blocked)
 
     # -------------------------------------------------------------------- import
     def get_urls(self) -> list[URLPattern]:
@@ -485,11 +497,7 @@ class MarketAdmin(MarketModelAdmin):
     def _set_blocked(
         self, request: HttpRequest, queryset: QuerySet[Market], *, blocked: bool
     ) -> None:
-        markets = list(queryset.exclude(is_blocked=blocked))
-        Market.objects.filter(pk__in=[m.pk for m in markets]).update(is_blocked=blocked)
-        log_staff_actions(request, markets, "Blocked." if blocked else "Unblocked.")
-        word = "blocked" if blocked else "unblocked"
-        self.message_user(request, f"{len(markets)} market(s) {word}.", messages.SUCCESS)
+        _markets_set_blocked(self, request, queryset, blocked=blocked)
 
     def get_urls(self) -> list[URLPattern]:
         custom = [

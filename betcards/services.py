@@ -1,4 +1,5 @@
-"""Betcard rules the back office enforces: what a sold card may still change, and its status.
+"""Betcard rules the back office enforces: what a sold card may still change, and its status;
+and blocking markets.
 
 A ticket is a contract on the card as it was sold (contract.md § Domain words: "a fixed list
 of events, a price, a currency, a prize and ordered bonus_prizes"), so once a betcard has a
@@ -11,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import QuerySet
 
-from betcards.models import Betcard, BetcardStatus
+from betcards.models import Betcard, BetcardStatus, Market
 
 # Fields a ticket was sold on; "events" stands for the card's event list.
 LOCKED_FIELDS = ("events", "currency", "price", "prize", "bonus_prizes", "min_events")
@@ -82,3 +84,16 @@ def _move(betcard: Betcard, *, to: BetcardStatus) -> bool:
         card.save(update_fields=["status", "updated_at"])
     betcard.status = to
     return True
+
+
+def markets_set_blocked(*, markets: QuerySet[Market], blocked: bool) -> list[Market]:
+    """Block (or unblock) these markets; returns those that changed, as changed.
+
+    A blocked market refuses placements (code 109). A placement holding one of them
+    `FOR SHARE` commits first: the UPDATE waits for its lock (tickets.placement).
+    """
+    changed = list(markets.exclude(is_blocked=blocked))
+    Market.objects.filter(pk__in=[market.pk for market in changed]).update(is_blocked=blocked)
+    for market in changed:
+        market.is_blocked = blocked
+    return changed

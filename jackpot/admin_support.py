@@ -7,19 +7,24 @@ all of them the same confirmation page, the same log entry and the same money fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 CONFIRM_TEMPLATE = "admin/jackpot/confirm.html"
 _BIGINT_DIGITS = 18  # any run of up to 18 digits fits a bigint
 _M = TypeVar("_M", bound=Model)
+_T = TypeVar("_T")
+
+Hidden = Mapping[str, str | Iterable[str]]
+"""Form fields a confirmation page posts back (see `confirmation_page`)."""
 
 
 def format_cents(cents: int | None, currency: str = "") -> str:
@@ -66,7 +71,7 @@ def confirmation_page(
     question: str,
     objects: Iterable[object],
     submit_label: str,
-    hidden: Mapping[str, str | Iterable[str]] | None = None,
+    hidden: Hidden | None = None,
     reason_label: str = "",
     checkbox_label: str = "",
     warning: str = "",
@@ -116,6 +121,45 @@ def action_fields(request: HttpRequest) -> dict[str, str | list[str]]:
 
 def is_confirmed(request: HttpRequest) -> bool:
     return request.method == "POST" and request.POST.get("confirmed") == "yes"
+
+
+class Ask(Protocol[_T]):
+    """Builds an action's confirmation page (usually with `confirmation_page`)."""
+
+    def __call__(
+        self, request: HttpRequest, objects: list[_T], /, *, hidden: Hidden
+    ) -> HttpResponse: ...
+
+
+Run = Callable[[HttpRequest, list[_T]], None]
+"""Runs a confirmed action (calls the service, logs, tells the staff member)."""
+
+
+def object_action(
+    request: HttpRequest, obj: _T, *, allowed: bool, ask: Ask[_T], run: Run[_T], back: str
+) -> HttpResponse:
+    """A staff action from one object's page: refused without permission, asked first, then
+    run, then back to `back` (the object's page)."""
+    if not allowed:
+        raise PermissionDenied
+    if not is_confirmed(request):
+        return ask(request, [obj], hidden={})
+    run(request, [obj])
+    return HttpResponseRedirect(back)
+
+
+def bulk_action(
+    request: HttpRequest, objects: list[_T] | None, *, ask: Ask[_T], run: Run[_T]
+) -> HttpResponse | None:
+    """A changelist action on the selected `objects` (None: the selection was refused, e.g.
+    too large, and said so): asked first, the confirmation posting the same action back,
+    then run."""
+    if objects is None:
+        return None
+    if not is_confirmed(request):
+        return ask(request, objects, hidden=action_fields(request))
+    run(request, objects)
+    return None
 
 
 def search_by_number_or_text(

@@ -38,11 +38,14 @@ from betcards.services import (
     betcard_open,
 )
 from jackpot.admin_support import (
+    Hidden,
     action_fields,
+    bulk_action,
     confirmation_page,
     format_cents,
     is_confirmed,
     log_staff_action,
+    object_action,
 )
 from jackpot.celery import app as celery_app
 from jackpot.core.errors import ContractError
@@ -388,11 +391,15 @@ class BetcardAdmin(BetcardModelAdmin):
 
     # -------------------------------------------------------------------- settlement
     def settle_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        card = self._card_for_change(request, object_id)
-        if not is_confirmed(request):
-            return self._settle_question(request, [card], hidden={})
-        self._settle(request, [card])
-        return self._back(card)
+        card = self._card_for_change(request, object_id)  # checks the permission
+        return object_action(
+            request,
+            card,
+            allowed=True,
+            ask=self._settle_question,
+            run=self._settle,
+            back=reverse("admin:betcards_betcard_change", args=[card.pk]),
+        )
 
     def resettle_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         card = self._card_for_change(request, object_id)
@@ -405,11 +412,7 @@ class BetcardAdmin(BetcardModelAdmin):
     def settle_betcards(
         self, request: HttpRequest, queryset: QuerySet[Betcard]
     ) -> HttpResponse | None:
-        cards = list(queryset)
-        if not is_confirmed(request):
-            return self._settle_question(request, cards, hidden=action_fields(request))
-        self._settle(request, cards)
-        return None
+        return bulk_action(request, list(queryset), ask=self._settle_question, run=self._settle)
 
     @admin.action(description="Resettle a betcard with a reason", permissions=["change"])
     def resettle_betcard(
@@ -425,7 +428,7 @@ class BetcardAdmin(BetcardModelAdmin):
         return None
 
     def _settle_question(
-        self, request: HttpRequest, cards: list[Betcard], *, hidden: dict[str, Any]
+        self, request: HttpRequest, cards: list[Betcard], *, hidden: Hidden
     ) -> HttpResponse:
         return confirmation_page(
             request,
@@ -443,7 +446,7 @@ class BetcardAdmin(BetcardModelAdmin):
         )
 
     def _resettle_question(
-        self, request: HttpRequest, card: Betcard, *, hidden: dict[str, Any]
+        self, request: HttpRequest, card: Betcard, *, hidden: Hidden
     ) -> HttpResponse:
         return confirmation_page(
             request,

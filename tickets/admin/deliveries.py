@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from jackpot.admin_support import (
-    action_fields,
+    Hidden,
+    bulk_action,
     confirmation_page,
-    is_confirmed,
     log_staff_action,
+    object_action,
 )
 from tickets.admin.paging import EstimatedCountPaginator
 from tickets.admin.tickets import TICKET_CODE, TICKET_ID, attempts_table
@@ -146,13 +146,13 @@ class WebhookDeliveryAdmin(DeliveryModelAdmin):
 
     def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         delivery = get_object_or_404(WebhookDelivery, pk=object_id)
-        if not self.has_retry_permission(request):
-            raise PermissionDenied
-        if not is_confirmed(request):
-            return self._question(request, [delivery], hidden={})
-        self._retry(request, [delivery])
-        return HttpResponseRedirect(
-            reverse("admin:tickets_webhookdelivery_change", args=[delivery.pk])
+        return object_action(
+            request,
+            delivery,
+            allowed=self.has_retry_permission(request),
+            ask=self._question,
+            run=self._retry,
+            back=reverse("admin:tickets_webhookdelivery_change", args=[delivery.pk]),
         )
 
     @admin.action(description="Retry selected webhooks now", permissions=["retry"])
@@ -167,13 +167,10 @@ class WebhookDeliveryAdmin(DeliveryModelAdmin):
                 messages.ERROR,
             )
             return None
-        if not is_confirmed(request):
-            return self._question(request, deliveries, hidden=action_fields(request))
-        self._retry(request, deliveries)
-        return None
+        return bulk_action(request, deliveries, ask=self._question, run=self._retry)
 
     def _question(
-        self, request: HttpRequest, deliveries: list[WebhookDelivery], *, hidden: dict[str, Any]
+        self, request: HttpRequest, deliveries: list[WebhookDelivery], *, hidden: Hidden
     ) -> HttpResponse:
         return confirmation_page(
             request,

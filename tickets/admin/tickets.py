@@ -18,20 +18,20 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from jackpot.admin_support import (
-    action_fields,
+    Hidden,
+    bulk_action,
     confirmation_page,
     format_cents,
-    is_confirmed,
     log_staff_action,
+    object_action,
 )
 from tickets.admin.paging import EstimatedCountPaginator
 from tickets.models import (
@@ -324,21 +324,25 @@ class TicketAdmin(TicketModelAdmin):
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         ticket = get_object_or_404(Ticket, pk=object_id)
-        if not self.has_cancel_permission(request):
-            raise PermissionDenied
-        if not is_confirmed(request):
-            return self._cancel_question(request, [ticket], hidden={})
-        self._cancel(request, [ticket])
-        return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        return object_action(
+            request,
+            ticket,
+            allowed=self.has_cancel_permission(request),
+            ask=self._cancel_question,
+            run=self._cancel,
+            back=reverse("admin:tickets_ticket_change", args=[ticket.pk]),
+        )
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         ticket = get_object_or_404(Ticket, pk=object_id)
-        if not self.has_retry_permission(request):
-            raise PermissionDenied
-        if not is_confirmed(request):
-            return self._retry_question(request, [ticket], hidden={})
-        self._retry(request, [ticket])
-        return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        return object_action(
+            request,
+            ticket,
+            allowed=self.has_retry_permission(request),
+            ask=self._retry_question,
+            run=self._retry,
+            back=reverse("admin:tickets_ticket_change", args=[ticket.pk]),
+        )
 
     @admin.action(
         description="Cancel selected tickets (sends ticket_discard)", permissions=["cancel"]
@@ -347,12 +351,7 @@ class TicketAdmin(TicketModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Ticket]
     ) -> HttpResponse | None:
         tickets = self._selected(request, queryset)
-        if tickets is None:
-            return None
-        if not is_confirmed(request):
-            return self._cancel_question(request, tickets, hidden=action_fields(request))
-        self._cancel(request, tickets)
-        return None
+        return bulk_action(request, tickets, ask=self._cancel_question, run=self._cancel)
 
     @admin.action(
         description="Retry the undelivered webhooks of selected tickets", permissions=["retry"]
@@ -361,12 +360,7 @@ class TicketAdmin(TicketModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Ticket]
     ) -> HttpResponse | None:
         tickets = self._selected(request, queryset)
-        if tickets is None:
-            return None
-        if not is_confirmed(request):
-            return self._retry_question(request, tickets, hidden=action_fields(request))
-        self._retry(request, tickets)
-        return None
+        return bulk_action(request, tickets, ask=self._retry_question, run=self._retry)
 
     def _selected(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> list[Ticket] | None:
         tickets = list(
@@ -382,7 +376,7 @@ class TicketAdmin(TicketModelAdmin):
         return tickets
 
     def _cancel_question(
-        self, request: HttpRequest, tickets: list[Ticket], *, hidden: dict[str, Any]
+        self, request: HttpRequest, tickets: list[Ticket], *, hidden: Hidden
     ) -> HttpResponse:
         not_open = [t.code for t in tickets if t.status != TicketStatus.OPEN]
         return confirmation_page(
@@ -401,7 +395,7 @@ class TicketAdmin(TicketModelAdmin):
         )
 
     def _retry_question(
-        self, request: HttpRequest, tickets: list[Ticket], *, hidden: dict[str, Any]
+        self, request: HttpRequest, tickets: list[Ticket], *, hidden: Hidden
     ) -> HttpResponse:
         return confirmation_page(
             request,
