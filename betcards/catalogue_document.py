@@ -2,17 +2,20 @@
 
 `catalogue_read(document)` checks everything a write needs: types, required and unknown
 keys, value ranges, and every reference (teams, events, bets, operators) against the
-document itself or the database. The first problem raises CatalogueInvalid naming the entry,
-e.g. `events[3] (id 265828): home team 99 is not in the catalogue`. Nothing is written here.
+document itself or the database. Problems raise CatalogueInvalid, each naming its entry, e.g.
+`events[3] (id 265828): home team 99 is not in the catalogue`: the first problem of every
+bad entry; once every entry reads well, every id listed twice; then every broken
+reference. Nothing is written here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from betcards.models import Bet, BetcardStatus, BookmakerEvent, Event, Market, Team
 from operators.models import Operator
@@ -20,10 +23,26 @@ from operators.models import Operator
 _MAX_BIGINT = 2**63 - 1
 _ODDS_MAX = Decimal(10) ** 7  # Bet.odds: 10 digits, 3 of them decimals
 _IMPORTABLE_STATUSES = (BetcardStatus.DRAFT, BetcardStatus.OPEN, BetcardStatus.CLOSED)
+_E = TypeVar("_E")
 
 
 class CatalogueInvalid(Exception):
-    """The document cannot be imported; the message names the bad entry and says why."""
+    """The document cannot be imported; each problem names its entry and says why."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        shown = list(problems[:MAX_PROBLEMS_SHOWN])
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+        message = (
+            shown[0]
+            if len(problems) == 1
+            else f"{len(problems)} problems:\n" + "\n".join(f"  {problem}" for problem in shown)
+        )
+        super().__init__(message)
+
+
+MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,17 +184,46 @@ class _Fields:
 
 
 def catalogue_read(document: object) -> Catalogue:
-    """Check the whole document; raises CatalogueInvalid on the first problem found."""
+    """Check the whole document; raises CatalogueInvalid with every problem found.
+
+    Each entry is read on its own, so one bad entry does not hide the next. Ids listed twice
+    are checked once every entry reads well, references once no id is listed twice: an
+    entry that could not be read, or a duplicate, would make other entries look wrong too.
+    """
     root = _Fields("document", document, "", "teams events betcards")
-    teams = tuple(_team(f"teams[{i}]", raw) for i, raw in enumerate(root.items("teams")))
-    events = tuple(_event(f"events[{i}]", raw) for i, raw in enumerate(root.items("events")))
-    cards = tuple(_betcard(f"betcards[{i}]", raw) for i, raw in enumerate(root.items("betcards")))
-    _check_unique(teams, events, cards)
-    _check_teams_known(teams, events)
-    _check_markets_and_bets_owned(events)
-    _check_bookmaker_events_free(events)
-    _check_betcard_events_known(events, cards)
-    return Catalogue(teams=teams, events=events, betcards=cards, operator_ids=_operator_ids(cards))
+    problems: list[str] = []
+    teams = _entries(root, "teams", _team, problems)
+    events = _entries(root, "events", _event, problems)
+    cards = _entries(root, "betcards", _betcard, problems)
+    if problems:
+        raise CatalogueInvalid(*problems)
+    problems = list(_check_unique(teams, events, cards))
+    if problems:  # a listed-twice id would make the reference checks misreport it
+        raise CatalogueInvalid(*problems)
+    problems = [
+        *_check_teams_known(teams, events),
+        *_check_markets_and_bets_owned(events),
+        *_check_bookmaker_events_free(events),
+        *_check_betcard_events_known(events, cards),
+    ]
+    operator_ids, unknown_operators = _operator_ids(cards)
+    problems += unknown_operators
+    if problems:
+        raise CatalogueInvalid(*problems)
+    return Catalogue(teams=teams, events=events, betcards=cards, operator_ids=operator_ids)
+
+
+def _entries(
+    root: _Fields, key: str, read: Callable[[str, object], _E], problems: list[str]
+) -> tuple[_E, ...]:
+    """The readable entries of the list `key`; each unreadable one adds its first problem."""
+    entries = []
+    for index, raw in enumerate(root.items(key)):
+        try:
+            entries.append(read(f"{key}[{index}]", raw))
+        except CatalogueInvalid as problem:
+            problems.extend(problem.problems)
+    return tuple(entries)
 
 
 def _labelled(where: str, raw: object, key: str) -> str:
@@ -312,7 +360,7 @@ def _betcard(where: str, raw: object) -> BetcardEntry:
 
 def _check_unique(
     teams: tuple[TeamEntry, ...], events: tuple[EventEntry, ...], cards: tuple[BetcardEntry, ...]
-) -> None:
+) -> Iterator[str]:
     markets = [market for event in events for market in event.markets]
     checks: list[tuple[str, list[tuple[str, object]]]] = [
         ("team", [(team.where, team.id) for team in teams]),
@@ -326,23 +374,23 @@ def _check_unique(
         seen: set[object] = set()
         for where, key in keys:
             if key in seen:
-                raise CatalogueInvalid(f"{where}: {kind} {key} is listed more than once")
+                yield f"{where}: {kind} {key} is listed more than once"
             seen.add(key)
 
 
-def _check_teams_known(teams: tuple[TeamEntry, ...], events: tuple[EventEntry, ...]) -> None:
+def _check_teams_known(
+    teams: tuple[TeamEntry, ...], events: tuple[EventEntry, ...]
+) -> Iterator[str]:
     known = {team.id for team in teams}
     wanted = {e.home_team_id for e in events} | {e.away_team_id for e in events}
     known |= set(Team.objects.filter(id__in=wanted - known).values_list("id", flat=True))
     for event in events:
         for side, team_id in (("home", event.home_team_id), ("away", event.away_team_id)):
             if team_id not in known:
-                raise CatalogueInvalid(
-                    f"{event.where}: {side} team {team_id} is not in the catalogue"
-                )
+                yield f"{event.where}: {side} team {team_id} is not in the catalogue"
 
 
-def _check_markets_and_bets_owned(events: tuple[EventEntry, ...]) -> None:
+def _check_markets_and_bets_owned(events: tuple[EventEntry, ...]) -> Iterator[str]:
     """A market stays on its event and a bet on its market: ids are unique system-wide."""
     markets = [(event, market) for event in events for market in event.markets]
     market_events = dict(
@@ -354,20 +402,18 @@ def _check_markets_and_bets_owned(events: tuple[EventEntry, ...]) -> None:
     for event, market in markets:
         owner = market_events.get(market.id, event.id)
         if owner != event.id:
-            raise CatalogueInvalid(f"{market.where}: market {market.id} belongs to event {owner}")
+            yield f"{market.where}: market {market.id} belongs to event {owner}"
         for bet in market.bets:
             owner = bet_markets.get(bet.id, market.id)
             if owner != market.id:
-                raise CatalogueInvalid(f"{bet.where}: bet {bet.id} belongs to market {owner}")
+                yield f"{bet.where}: bet {bet.id} belongs to market {owner}"
         winner = market.result.winning_bet_id if market.result else None
         own_bets = {bet.id for bet in market.bets}
         if winner is not None and winner not in own_bets and bet_markets.get(winner) != market.id:
-            raise CatalogueInvalid(
-                f"{market.where}: result winning bet {winner} is not a bet of this market"
-            )
+            yield f"{market.where}: result winning bet {winner} is not a bet of this market"
 
 
-def _check_bookmaker_events_free(events: tuple[EventEntry, ...]) -> None:
+def _check_bookmaker_events_free(events: tuple[EventEntry, ...]) -> Iterator[str]:
     """An odds-feed id may move between events of the document, not away from another event."""
     wanted = [event.bookmaker_event for event in events if event.bookmaker_event]
     owners = dict(
@@ -377,27 +423,28 @@ def _check_bookmaker_events_free(events: tuple[EventEntry, ...]) -> None:
     for event in events:
         owner = owners.get(event.bookmaker_event or "", event.id)
         if owner != event.id and owner not in event_ids:
-            raise CatalogueInvalid(
-                f"{event.where}: bookmaker event {event.bookmaker_event} belongs to event {owner}"
-            )
+            yield f"{event.where}: bookmaker event {event.bookmaker_event} belongs to event {owner}"
 
 
 def _check_betcard_events_known(
     events: tuple[EventEntry, ...], cards: tuple[BetcardEntry, ...]
-) -> None:
+) -> Iterator[str]:
     known = {event.id for event in events}
     wanted = {event_id for card in cards for event_id in card.event_ids} - known
     known |= set(Event.objects.filter(id__in=wanted).values_list("id", flat=True))
     for card in cards:
         for event_id in card.event_ids:
             if event_id not in known:
-                raise CatalogueInvalid(f"{card.where}: event {event_id} is not in the catalogue")
+                yield f"{card.where}: event {event_id} is not in the catalogue"
 
 
-def _operator_ids(cards: tuple[BetcardEntry, ...]) -> dict[str, int]:
+def _operator_ids(cards: tuple[BetcardEntry, ...]) -> tuple[dict[str, int], list[str]]:
+    """The cards' operators by name, and a problem for each card whose operator is unknown."""
     wanted = {card.operator for card in cards if card.operator is not None}
     ids = dict(Operator.objects.filter(name__in=wanted).values_list("name", "id"))
-    for card in cards:
-        if card.operator is not None and card.operator not in ids:
-            raise CatalogueInvalid(f"{card.where}: operator {card.operator!r} does not exist")
-    return ids
+    unknown = [
+        f"{card.where}: operator {card.operator!r} does not exist"
+        for card in cards
+        if card.operator is not None and card.operator not in ids
+    ]
+    return ids, unknown

@@ -557,3 +557,57 @@ def _import_in_own_connection(document: dict[str, Any]) -> ImportSummary:
         return catalogue_import(document)
     finally:
         connection.close()  # this thread's own connection
+
+
+def test_every_bad_entry_is_reported_at_once(tmp_path: Path) -> None:
+    # given two bad teams and a bad event
+    document = sample()
+    document["teams"][1]["active"] = "yes"
+    document["teams"][3]["name"] = ""
+    document["events"][0]["starts_at"] = "tomorrow"
+
+    # when
+    with pytest.raises(CommandError) as error:
+        import_file(tmp_path, document)
+
+    # then each is named, with its first problem, and nothing is written
+    assert str(error.value) == (
+        "nothing imported: 3 problems:\n"
+        "  teams[1] (id 2): active must be true or false\n"
+        "  teams[3] (id 4): name must be a non-empty string of at most 200 characters\n"
+        "  events[0] (id 265825): starts_at must be an ISO 8601 time with a zone,"
+        " e.g. 2026-12-01T15:00:00Z"
+    )
+    assert not Team.objects.exists()
+
+
+def test_every_broken_reference_is_reported_once_the_entries_read_well() -> None:
+    # given an event with an unknown home team and a card with an unknown event and operator
+    document = sample()
+    document["events"][1]["home"] = 98
+    document["betcards"][0]["events"][0] = 999_999
+    document["betcards"][0]["operator"] = "nobody"
+
+    # when
+    with pytest.raises(CatalogueInvalid) as error:
+        catalogue_import(document)
+
+    # then
+    assert error.value.problems == (
+        "events[1] (id 265826): home team 98 is not in the catalogue",
+        "betcards[0] (code ABC123): event 999999 is not in the catalogue",
+        "betcards[0] (code ABC123): operator 'nobody' does not exist",
+    )
+
+
+def test_a_long_list_of_problems_is_cut_after_twenty() -> None:
+    document = sample()
+    document["teams"] = [{"id": n, "name": ""} for n in range(1, 26)]
+
+    with pytest.raises(CatalogueInvalid) as error:
+        catalogue_import(document)
+
+    lines = str(error.value).splitlines()
+    assert lines[0] == "25 problems:"
+    assert len(lines) == 22
+    assert lines[-1] == "  ... and 5 more"
