@@ -350,7 +350,11 @@ class EventAdmin(EventModelAdmin):
             try:
                 summary = catalogue_import(form.cleaned_data["document"])
             except CatalogueInvalid as exc:
-                form.add_error("document", f"Nothing was imported: {exc}")
+                # One form error per line of the message: a list, not one run-on paragraph.
+                first, *more = str(exc).splitlines()
+                form.add_error("document", f"Nothing was imported: {first}")
+                for line in more:
+                    form.add_error("document", line.strip())
             else:
                 log_staff_action(
                     request,

@@ -192,3 +192,20 @@ def test_event_search_accepts_words_and_ids(admin_client: Client, term: str) -> 
     response = admin_client.get(reverse("admin:betcards_event_changelist"), {"q": term})
 
     assert response.status_code == 200
+
+
+def test_several_problems_are_listed_one_per_line(manager_client: Client) -> None:
+    bad = {
+        **CATALOGUE,
+        "teams": [
+            {**CATALOGUE["teams"][0], "active": "yes"},
+            {**CATALOGUE["teams"][1], "name": ""},
+        ],
+    }
+
+    response = manager_client.post(IMPORT_URL, {"document": upload(bad)})
+
+    errors = [m for e in response.context["form"].errors["document"].as_data() for m in e]
+    assert errors[0] == "Nothing was imported: 2 problems:"
+    assert [error.split(":")[0] for error in errors[1:]] == ["teams[0] (id 1)", "teams[1] (id 2)"]
+    assert not Team.objects.exists()
