@@ -375,3 +375,24 @@ def test_ticket_selections_and_webhook_are_written_together_or_not_at_all(client
     assert not Ticket.objects.exists()
     assert not Selection.objects.exists()
     assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_code_collisions_are_retried_in_autocommit_as_in_production(client, monkeypatch):
+    # given no surrounding test transaction: the write statement commits on its own, as in a
+    # request, and a collision fails it with nothing to roll back but itself
+    sample = sample_setup()
+    TicketFactory(
+        code="TAKEN1", operator=sample.operator, betcard=sample.betcard, picks={265825: 14}
+    )
+    codes = iter(["TAKEN1", "TAKEN1", "FRESH1"])
+    monkeypatch.setattr(identifiers, "ticket_code", lambda: next(codes))
+
+    # when
+    response = signed_post(client, sample.operator, "/be/tickets", sample_request())
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["code"] == "FRESH1"
+    assert Ticket.objects.count() == 2
+    assert WebhookDelivery.objects.filter(ticket__code="FRESH1").count() == 1
