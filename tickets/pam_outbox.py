@@ -191,10 +191,12 @@ def delivery_kick_after_commit(delivery_id: int, *, countdown: float | None = No
 # A Celery publish costs ~0.6 ms of CPU and a Redis round trip (docs/performance.md).
 # Placement hands its kick to a publisher thread of its own process instead, so the
 # operator's answer does not wait for Redis, and in a burst the thread puts the kicks that
-# arrive within a few milliseconds into one message. Kicks still queued when the process
-# exits are lost like any kick; the sweep sends their rows.
+# arrive within a few milliseconds into one message; a kick after a quiet spell leaves at
+# once. Kicks still queued when the process exits are lost like any kick; the sweep sends
+# their rows.
 KICK_QUEUE_SIZE = 10_000
-KICK_GATHER_SECONDS = 0.005
+KICK_GATHER_SECONDS = 0.010
+KICK_QUIET_SECONDS = 0.050
 _kick_queue: queue.Queue[int] | None = None
 _kick_queue_pid = 0
 _kick_queue_lock = threading.Lock()
@@ -232,14 +234,20 @@ def _publisher_queue() -> queue.Queue[int]:
 
 
 def _publish_forever(kicks: queue.Queue[int]) -> None:
+    previous_at = 0.0
     while True:
-        _publish_kicks(_next_kicks(kicks))
+        _publish_kicks(_next_kicks(kicks, previous_at=previous_at))
+        previous_at = time.monotonic()
 
 
-def _next_kicks(kicks: queue.Queue[int]) -> list[int]:
-    """The next kick, with those that arrive within `KICK_GATHER_SECONDS` after it (at most
-    `SWEEP_MESSAGE_IDS`): in a burst, placements share task messages."""
+def _next_kicks(kicks: queue.Queue[int], *, previous_at: float = 0.0) -> list[int]:
+    """The next kick, alone when it ends a quiet spell (nothing published for
+    `KICK_QUIET_SECONDS` before it, nothing queued behind it): a lone placement's webhook
+    leaves at once. In a burst, with the kicks that arrive within `KICK_GATHER_SECONDS` after
+    it (at most `SWEEP_MESSAGE_IDS`), so that placements share task messages."""
     ids = [kicks.get()]
+    if kicks.empty() and time.monotonic() - previous_at >= KICK_QUIET_SECONDS:
+        return ids
     deadline = time.monotonic() + KICK_GATHER_SECONDS
     while len(ids) < SWEEP_MESSAGE_IDS:
         wait = deadline - time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import pytest
 from prometheus_client import REGISTRY
@@ -103,3 +104,34 @@ def test_a_lone_kick_is_published_as_a_single_delivery(monkeypatch) -> None:
     pam_outbox._publish_kicks(pam_outbox._next_kicks(kicks))
 
     assert kicked == [5]
+
+
+def test_a_kick_after_a_quiet_spell_leaves_at_once(monkeypatch) -> None:
+    # given a long gathering window, and nothing published for longer than the quiet spell
+    monkeypatch.setattr(pam_outbox, "KICK_GATHER_SECONDS", 5.0)
+    kicks: queue.Queue[int] = queue.Queue()
+    kicks.put(5)
+    quiet_since = time.monotonic() - pam_outbox.KICK_QUIET_SECONDS
+
+    # when
+    started = time.monotonic()
+    ids = pam_outbox._next_kicks(kicks, previous_at=quiet_since)
+
+    # then it did not wait for company
+    assert ids == [5]
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_kick_during_a_burst_waits_for_the_next_ones(monkeypatch) -> None:
+    # given a message published just now, and another kick arriving 50 ms after this one
+    monkeypatch.setattr(pam_outbox, "KICK_GATHER_SECONDS", 5.0)
+    monkeypatch.setattr(pam_outbox, "SWEEP_MESSAGE_IDS", 2)
+    kicks: queue.Queue[int] = queue.Queue()
+    kicks.put(5)
+    threading.Timer(0.05, kicks.put, args=[6]).start()
+
+    # when
+    ids = pam_outbox._next_kicks(kicks, previous_at=time.monotonic())
+
+    # then both share one message
+    assert ids == [5, 6]
