@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from betcards.models import Bet, BetcardStatus, BookmakerEvent, Event, Market, Team
@@ -191,8 +191,18 @@ def test_unknown_operator_answers_400_code_112(client):
     assert response.json() == {"code": 112, "message": "Operator with `nobody` name is not found"}
 
 
-def test_code_collisions_are_retried_before_giving_up(client, monkeypatch):
+@pytest.mark.parametrize(
+    "in_test_transaction",
+    [
+        pytest.param(True, id="in-the-test-transaction"),
+        # No transaction around the request: the write statement commits on its own, as in
+        # production, and a collision fails only that statement.
+        pytest.param(False, id="autocommit", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_code_collisions_are_retried_before_giving_up(client, monkeypatch, in_test_transaction):
     # given two collisions, then a free code
+    assert connection.in_atomic_block == in_test_transaction
     sample = sample_setup()
     TicketFactory(
         code="TAKEN1", operator=sample.operator, betcard=sample.betcard, picks={265825: 14}
@@ -375,24 +385,3 @@ def test_ticket_selections_and_webhook_are_written_together_or_not_at_all(client
     assert not Ticket.objects.exists()
     assert not Selection.objects.exists()
     assert not WebhookDelivery.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_code_collisions_are_retried_in_autocommit_as_in_production(client, monkeypatch):
-    # given no surrounding test transaction: the write statement commits on its own, as in a
-    # request, and a collision fails it with nothing to roll back but itself
-    sample = sample_setup()
-    TicketFactory(
-        code="TAKEN1", operator=sample.operator, betcard=sample.betcard, picks={265825: 14}
-    )
-    codes = iter(["TAKEN1", "TAKEN1", "FRESH1"])
-    monkeypatch.setattr(identifiers, "ticket_code", lambda: next(codes))
-
-    # when
-    response = signed_post(client, sample.operator, "/be/tickets", sample_request())
-
-    # then
-    assert response.status_code == 200
-    assert response.json()["code"] == "FRESH1"
-    assert Ticket.objects.count() == 2
-    assert WebhookDelivery.objects.filter(ticket__code="FRESH1").count() == 1
