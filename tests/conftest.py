@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import connection
 from pytest_django import DjangoDbBlocker
 
+from tests.support.pam import ScriptedPam
+
 
 def pytest_configure() -> None:
     # WhiteNoise warns (an error under filterwarnings) when STATIC_ROOT is missing, which it
@@ -30,3 +32,18 @@ def _close_stray_test_database_sessions(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def pam() -> Iterator[ScriptedPam]:
+    """A local PAM that records the webhooks it gets and answers as scripted."""
+    with ScriptedPam() as scripted:
+        yield scripted
+
+
+@pytest.fixture(autouse=True)
+def _kicks_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed publish in an earlier test must not pause this test's kicks."""
+    from tickets import pam_outbox  # the apps are ready once a test runs
+
+    monkeypatch.setattr(pam_outbox, "_kicks_paused_until", 0.0)

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from jackpot.staff_groups import CLERK, MANAGER, staff_groups_sync
-from tests.support.worker import RedisServer, celery_broker
+from tests.support.worker import RedisServer, private_broker
 
 PASSWORD = "back-office-password-1"
 
@@ -116,9 +116,5 @@ def local_pam() -> Iterator[LocalPam]:
 def broker() -> Iterator[RedisServer]:
     """A private, empty Redis that this process publishes to: what the back office queued
     can be read back (`queued_tasks`)."""
-    redis = RedisServer().start()
-    try:
-        with celery_broker(redis.url):
-            yield redis
-    finally:
-        redis.stop()
+    with private_broker() as redis:
+        yield redis

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +25,7 @@ from operators.models import Operator
 from tests.admin.conftest import staff_user
 from tests.support.api import compact, signed_headers
 from tests.support.pam import ScriptedPam
-from tests.support.worker import CeleryWorker, RedisServer, celery_broker
-from tickets import pam_outbox
+from tests.support.worker import CeleryWorker, RedisServer, celery_broker, free_port
 from tickets.models import DeliveryStatus, WebhookDelivery
 
 CHROMIUM = "/usr/bin/chromium"
@@ -89,17 +87,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_admin_port() -> int:
-    for port in ADMIN_PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ADMIN_PORTS}")
-
-
 @pytest.fixture
 def _close_other_sessions() -> Iterator[None]:
     """After the test, end this test database's other sessions (the live server's request
@@ -113,16 +100,9 @@ def _close_other_sessions() -> Iterator[None]:
 
 
 @pytest.fixture
-def pam() -> Iterator[ScriptedPam]:
-    with ScriptedPam() as scripted:
-        yield scripted
-
-
-@pytest.fixture
-def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CeleryWorker]:
-    monkeypatch.setattr(pam_outbox, "_kicks_paused_until", 0.0)
+def worker(tmp_path: Path) -> Iterator[CeleryWorker]:
     redis = RedisServer()
-    redis.port = free_admin_port()
+    redis.port = free_port(ADMIN_PORTS)
     redis.start()
     try:
         with celery_broker(redis.url):

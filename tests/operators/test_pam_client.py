@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.django_db
 
 def body_for(operator: Operator) -> bytes:
     return b'{"action":"test","data":{"operator":"%s","note":null}}' % operator.name.encode()
-
-
-@pytest.fixture
-def pam() -> Iterator[ScriptedPam]:
-    with ScriptedPam() as scripted:
-        yield scripted
 
 
 def test_sends_the_body_as_given_with_a_signature_the_pam_verifies(pam: ScriptedPam) -> None:

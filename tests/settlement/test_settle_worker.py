@@ -8,7 +8,6 @@ this suite's own Redis database (REDIS_URL), purged at start.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from tests.settlement.conftest import AWAY, DRAW, bet_id, card_event_ids, picks,
 from tests.support.pam import ScriptedPam
 from tests.support.worker import CeleryWorker
 from tests.webhooks.helpers import attempts_of, wait_until
-from tickets import pam_outbox
 from tickets.models import Ticket, TicketStatus, WebhookDelivery
 from tickets.settlement import ResultCorrection, betcard_resettle, betcard_settle
 from tickets.webhook_payloads import (
@@ -35,17 +33,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def pam() -> Iterator[ScriptedPam]:
-    with ScriptedPam() as scripted:
-        yield scripted
-
-
-@pytest.fixture(autouse=True)
-def _kicks_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pam_outbox, "_kicks_paused_until", 0.0)
 
 
 def worker(tmp_path: Path, **env: str) -> CeleryWorker:

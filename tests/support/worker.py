@@ -67,15 +67,17 @@ def worker_database_url() -> str:
     return f"postgres://{quote(db['USER'])}{password}@{host}:{port}/{db['NAME']}"
 
 
-def free_port() -> int:
-    for port in PORT_RANGE:
+def free_port(ports: range = PORT_RANGE) -> int:
+    """The first port of `ports` nothing listens on (each suite keeps to its own range on the
+    shared machine)."""
+    for port in ports:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {PORT_RANGE}")
+    raise RuntimeError(f"no free port in {ports}")
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float = 15.0, what: str) -> None:
@@ -250,6 +252,17 @@ def celery_broker(url: str) -> Iterator[None]:
     finally:
         _drop_broker_connections()
         conf.broker_url = previous
+
+
+@contextmanager
+def private_broker() -> Iterator[RedisServer]:
+    """A private, empty Redis that this process publishes to until the block ends."""
+    redis = RedisServer().start()
+    try:
+        with celery_broker(redis.url):
+            yield redis
+    finally:
+        redis.stop()
 
 
 def _drop_broker_connections() -> None:

@@ -6,32 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.pam import ScriptedPam
-from tests.support.worker import CeleryWorker, RedisServer, celery_broker
-from tickets import pam_outbox
-
-
-@pytest.fixture
-def pam() -> Iterator[ScriptedPam]:
-    with ScriptedPam() as scripted:
-        yield scripted
-
-
-@pytest.fixture(autouse=True)
-def _kicks_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failed publish in an earlier test must not pause this test's kicks."""
-    monkeypatch.setattr(pam_outbox, "_kicks_paused_until", 0.0)
+from tests.support.worker import CeleryWorker, RedisServer, private_broker
 
 
 @pytest.fixture(scope="module")
 def worker_redis(django_db_setup: None) -> Iterator[RedisServer]:
     """A private Redis for the module's worker and this process's kicks (tests stop it)."""
-    redis = RedisServer().start()
-    try:
-        with celery_broker(redis.url):
-            yield redis
-    finally:
-        redis.stop()
+    with private_broker() as redis:
+        yield redis
 
 
 @pytest.fixture
