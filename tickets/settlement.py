@@ -182,11 +182,16 @@ def betcard_resettle_check(*, betcard: Betcard, reason: str) -> None:
 # ----------------------------------------------------------------------------- rounds
 
 
+def run_lock_name(betcard: Betcard) -> str:
+    """The name of the session lock a run holds on its card (jackpot.core.sql.session_lock)."""
+    return f"tickets.settlement:{betcard.pk}"
+
+
 @contextlib.contextmanager
 def _card_run(betcard: Betcard, *, wait_seconds: float) -> Iterator[None]:
     """Hold the card's run lock for the whole run (its steps commit separately), or raise
     SettlementRunning."""
-    with session_lock(f"tickets.settlement:{betcard.pk}", wait_seconds=wait_seconds) as taken:
+    with session_lock(run_lock_name(betcard), wait_seconds=wait_seconds) as taken:
         if not taken:
             raise SettlementRunning(code=betcard.code)
         yield

@@ -9,6 +9,8 @@ is settled and it has nothing to do, or the other run died and it resumes the ro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Task, shared_task
@@ -24,6 +26,24 @@ SETTLE_TIME_LIMIT_SECONDS = 2 * 3600
 # While another run holds the card: look again every minute, for as long as a run may take.
 RUNNING_RETRY_SECONDS = 60
 RUNNING_RETRIES = SETTLE_TIME_LIMIT_SECONDS // RUNNING_RETRY_SECONDS
+SETTLE_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "max_retries": RUNNING_RETRIES,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "time_limit": SETTLE_TIME_LIMIT_SECONDS,
+    "soft_time_limit": SETTLE_TIME_LIMIT_SECONDS - 60,
+}
+
+
+@contextmanager
+def _later_if_running(task: Task[Any, Any]) -> Iterator[None]:
+    """Another run holds the card: retry this task in a minute (see the module docstring)."""
+    try:
+        yield
+    except SettlementRunning as exc:
+        raise task.retry(exc=exc, countdown=RUNNING_RETRY_SECONDS) from exc
 
 
 @shared_task(name="tickets.tickets_close_due", ignore_result=True)
@@ -34,31 +54,17 @@ def tickets_close_due_task() -> int:
 
 @shared_task(
     name="tickets.betcard_settle",
-    bind=True,
-    max_retries=RUNNING_RETRIES,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    time_limit=SETTLE_TIME_LIMIT_SECONDS,
-    soft_time_limit=SETTLE_TIME_LIMIT_SECONDS - 60,
+    **SETTLE_TASK_OPTIONS,
 )
 def betcard_settle_task(self: Task[Any, Any], betcard_id: int) -> str:
-    try:
+    with _later_if_running(self):
         report = betcard_settle(betcard=Betcard.objects.get(pk=betcard_id))
-    except SettlementRunning as exc:
-        raise self.retry(exc=exc, countdown=RUNNING_RETRY_SECONDS) from exc
     return "already-settled" if report.already_settled else f"graded {report.graded_now}"
 
 
 @shared_task(
     name="tickets.betcard_resettle",
-    bind=True,
-    max_retries=RUNNING_RETRIES,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    time_limit=SETTLE_TIME_LIMIT_SECONDS,
-    soft_time_limit=SETTLE_TIME_LIMIT_SECONDS - 60,
+    **SETTLE_TASK_OPTIONS,
 )
 def betcard_resettle_task(
     self: Task[Any, Any],
@@ -67,13 +73,11 @@ def betcard_resettle_task(
     user_id: int | None,
     override_closed: bool = False,
 ) -> str:
-    try:
+    with _later_if_running(self):
         report = betcard_resettle(
             betcard=Betcard.objects.get(pk=betcard_id),
             reason=reason,
             changed_by=User.objects.filter(pk=user_id).first() if user_id is not None else None,
             override_closed=override_closed,
         )
-    except SettlementRunning as exc:
-        raise self.retry(exc=exc, countdown=RUNNING_RETRY_SECONDS) from exc
     return f"round {report.round}: rolled back {report.rolled_back}"

@@ -19,7 +19,7 @@ from tests.support.settlement import settlement_running
 from tests.support.worker import worker_database_url
 from tickets import settlement
 from tickets.models import Settlement, Ticket
-from tickets.settlement import SettlementRunning, betcard_resettle, betcard_settle
+from tickets.settlement import SettlementRunning, betcard_resettle, betcard_settle, run_lock_name
 from tickets.settlement_tasks import betcard_settle_task
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_the_run_lock_is_released_when_a_run_ends(card):
     with psycopg.connect(worker_database_url(), autocommit=True) as session:
         row = session.execute(
             "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-            [f"tickets.settlement:{card.pk}"],
+            [run_lock_name(card)],
         ).fetchone()
     assert row == (True,)
 

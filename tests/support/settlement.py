@@ -10,6 +10,7 @@ import psycopg
 
 from betcards.models import Betcard
 from tests.support.worker import worker_database_url
+from tickets.settlement import run_lock_name
 
 
 @contextlib.contextmanager
@@ -17,7 +18,5 @@ def settlement_running(card: Betcard) -> Iterator[psycopg.Connection]:
     """Another session holds the card's run lock until the block ends (or the session is
     closed early)."""
     with psycopg.connect(worker_database_url(), autocommit=True) as session:
-        session.execute(
-            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"tickets.settlement:{card.pk}"]
-        )
+        session.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [run_lock_name(card)])
         yield session
