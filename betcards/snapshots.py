@@ -9,7 +9,7 @@ then run on these dataclasses without touching the database.
 That read takes no lock. What makes it safe is the write: `bets_unchanged_sql` locks the
 chosen bets and markets `FOR SHARE` inside the very statement that inserts the ticket, which
 inserts only if they still hold the values the checks passed on (else the placement
-re-reads them with `bets_for_placement(lock=True)` and checks again).
+re-reads them with `bets_for_placement` and checks again).
 """
 
 from __future__ import annotations
@@ -177,20 +177,21 @@ _BETS_SQL = (
     f"FROM {Bet._meta.db_table} b JOIN {Market._meta.db_table} m ON m.id = b.market_id "
     f"WHERE b.id = ANY(%s::bigint[])"
 )
+_BETS_LOCKED_SQL = _BETS_SQL + " FOR SHARE OF b, m"
 
 
-def bets_for_placement(bet_ids: Collection[int], *, lock: bool) -> dict[int, BetSnapshot]:
-    """The bets with these ids and their markets (1 query); unknown ids are absent.
+def bets_for_placement(bet_ids: Collection[int]) -> dict[int, BetSnapshot]:
+    """The bets with these ids and their markets, locked (1 query, inside a transaction);
+    unknown ids are absent.
 
-    With `lock=True` (only inside a transaction) the bet and market rows are read
-    `FOR SHARE`: placements share the lock, while blocking a market or changing odds (an
-    UPDATE, which needs the row lock) waits for the placement to commit, and a placement
-    that starts after such an UPDATE waits for it and then sees the new values. So no ticket
-    can pass the 109/110 checks on values that a concurrent change already replaced.
+    The bet and market rows are read `FOR SHARE`: placements share the lock, while
+    blocking a market or changing odds (an UPDATE, which needs the row lock) waits for the
+    placement to commit, and a placement that starts after such an UPDATE waits for it and
+    then sees the new values. So no ticket can pass the 109/110 checks on values that a
+    concurrent change already replaced.
     """
-    sql = _BETS_SQL + (" FOR SHARE OF b, m" if lock else "")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(bet_ids)])
+        cursor.execute(_BETS_LOCKED_SQL, [list(bet_ids)])
         rows = cursor.fetchall()
     return {row[0]: _bet_snapshot(*row) for row in rows}
 
@@ -205,8 +206,7 @@ def _bet_snapshot(
 
 # The check-and-lock half of a placement's single write statement (tickets.placement).
 BETS_UNCHANGED_SQL = (
-    f"bets_locked(id, odds, market_id, event_id, market_blocked) AS ({_BETS_SQL}"  # noqa: S608
-    " FOR SHARE OF b, m),"
+    f"bets_locked(id, odds, market_id, event_id, market_blocked) AS ({_BETS_LOCKED_SQL}),"  # noqa: S608
     " bets_unchanged AS ("
     "SELECT count(*) = %s AS yes FROM bets_locked AS locked"
     " JOIN UNNEST(%s::bigint[], %s::numeric[], %s::bigint[]) AS seen(id, odds, event_id)"
@@ -215,7 +215,7 @@ BETS_UNCHANGED_SQL = (
 )
 """Two CTEs for a statement that must write only while the given bets are as they were read
 (for placement: each still exists with the same odds and event, its market not blocked):
-`bets_locked` takes the same `FOR SHARE` locks as `bets_for_placement(lock=True)` and so
+`bets_locked` takes the same `FOR SHARE` locks as `bets_for_placement` and so
 sees the latest committed values, even after waiting for a concurrent change; the one row
 of `bets_unchanged` says whether every bet matched (`WHERE (SELECT yes FROM
 bets_unchanged)`). The locks last until that statement's transaction ends, so nothing can

@@ -167,7 +167,7 @@ def ticket_place(
             if placed is None:
                 # A bet or market changed since the read: check again on locked values.
                 with transaction.atomic(durable=True):
-                    placed = write(bets=bets_for_placement(bet_ids, lock=True))
+                    placed = write(bets=bets_for_placement(bet_ids))
             if placed is None:
                 raise RuntimeError("locked bets changed inside their transaction")
             return placed

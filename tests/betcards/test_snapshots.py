@@ -55,7 +55,7 @@ def test_bets_snapshot_has_market_and_event_and_skips_unknown_ids(django_assert_
     Market.objects.filter(id=5_000_100).update(is_blocked=True)
 
     with django_assert_num_queries(1):
-        bets = bets_for_placement([5_000_101, 999, 2**63 - 1], lock=False)
+        bets = bets_for_placement([5_000_101, 999, 2**63 - 1])
 
     assert list(bets) == [5_000_101]
     bet = bets[5_000_101]

@@ -123,7 +123,7 @@ def test_market_block_waits_for_a_placement_holding_its_lock():
 
     with ThreadPoolExecutor(1) as pool:
         with transaction.atomic():
-            bets_for_placement([22], lock=True)
+            bets_for_placement([22])
             pending = pool.submit(block)
             time.sleep(0.5)
             released_at = time.monotonic()
