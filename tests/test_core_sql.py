@@ -9,7 +9,6 @@ from django.db import DataError, connection
 
 from betcards.models import Team
 from jackpot.core.sql import (
-    insert_column_params,
     insert_column_values,
     insert_params,
     insert_select_sql,
@@ -63,11 +62,13 @@ def test_one_row_insert_writes_what_save_would_write():
 
 def test_unnest_insert_writes_many_rows_with_one_parameter_per_column():
     # given
-    teams = [Team(id=600 + n, name=f"Team {n}") for n in range(3)]
+    columns = insert_column_values(
+        Team, 3, id=[600, 601, 602], name=["Team 0", "Team 1", "Team 2"], is_active=[True] * 3
+    )
 
     # when
     with connection.cursor() as cursor:
-        cursor.execute(insert_unnest_sql(Team), insert_column_params(Team, teams))
+        cursor.execute(insert_unnest_sql(Team), columns)
 
     # then
     assert list(Team.objects.filter(pk__gte=600).order_by("pk").values_list("pk", "name")) == [

@@ -73,7 +73,7 @@ def _insert_into(model: type[Model]) -> str:
 def insert_unnest_sql(model: type[Model]) -> str:
     """`INSERT INTO table (columns) SELECT * FROM UNNEST(%s::type[], ...)`: any number of
     rows with one array parameter per column (as `bulk_create` does on PostgreSQL); see
-    `insert_column_params`."""
+    `insert_column_values`."""
     arrays = ", ".join(f"(%s)::{_cast_type(field)}[]" for field in _insert_fields(model))
     return f"{_insert_into(model)} SELECT * FROM UNNEST({arrays})"  # noqa: S608 - metadata
 
@@ -97,16 +97,6 @@ def insert_params(instance: Model) -> list[Any]:
         field.get_db_prep_save(field.pre_save(instance, True), connection)
         for field in _insert_fields(type(instance))
     ]
-
-
-def insert_column_params(model: type[Model], instances: Sequence[Model]) -> list[list[Any]]:
-    """One list of values per column for `insert_unnest_sql(model)`."""
-    rows = [insert_params(instance) for instance in instances]
-    return (
-        [list(column) for column in zip(*rows, strict=True)]
-        if rows
-        else [[] for _ in _insert_fields(model)]
-    )
 
 
 def insert_column_values(
