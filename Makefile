@@ -18,10 +18,10 @@ setup: $(UV)
 	$(UV) sync --frozen --python $(PYTHON) --quiet
 
 run: setup
-	$(PY) -m jackpot.embedded run
+	$(PY) -m devserver run
 
 test: setup
-	$(PY) -m jackpot.embedded exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m devserver exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -38,4 +38,4 @@ fmt: setup
 check: lint typecheck test
 
 bench: setup
-	$(PY) -m jackpot.embedded exec -- $(PY) benchmarks/place_ticket.py
+	$(PY) -m devserver exec -- $(PY) benchmarks/place_ticket.py

@@ -18,7 +18,7 @@ What it does (docs/performance.md has the figures and how to read them):
 4. prints tickets/s, median and p99 latency, queries per request, the load generator's CPU
    and the engine/baseline ratio; exits 1 on any error or timeout.
 
-    python -m jackpot.embedded exec -- python benchmarks/place_ticket.py \\
+    python -m devserver exec -- python benchmarks/place_ticket.py \\
         [--concurrency 1,8,32] [--duration 10] [--existing-tickets 0|1000000] [--port 18700]
 
 Gunicorn is tuned through its own variables (GUNICORN_WORKERS, GUNICORN_THREADS,
@@ -951,7 +951,8 @@ def main() -> None:
     )
     os.environ.update(env)
     sys.path.insert(0, str(BASE_DIR))
-    from jackpot.embedded_servers import postgres_ensure_database, redact
+    from devserver.console import redact
+    from devserver.embedded import postgres_ensure_database
 
     postgres_ensure_database(database_url)
     import django

@@ -249,7 +249,7 @@ def main() -> None:
     env["LOG_LEVEL"] = "WARNING"  # this process; the worker logs at INFO to its file
     os.environ.update(env)
     sys.path.insert(0, str(BASE_DIR))
-    from jackpot.embedded_servers import postgres_ensure_database
+    from devserver.embedded import postgres_ensure_database
 
     postgres_ensure_database(database_url)
     import django

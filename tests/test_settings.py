@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -85,3 +86,13 @@ def test_production_settings_pass_the_deploy_checks() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("System check identified no issues")
+
+
+def test_env_example_lists_every_variable_settings_reads():
+    settings_source = (PROJECT_DIR / "jackpot" / "settings.py").read_text()
+    read = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z0-9_]+)\"", settings_source))
+    example = (PROJECT_DIR / ".env.example").read_text()
+    listed = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, re.M))
+
+    assert read - listed == set()
+    assert {"DATABASE_URL", "SECRET_KEY", "OPERATOR_SECRET_ENCRYPTION_KEY"} <= read

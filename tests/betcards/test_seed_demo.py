@@ -53,7 +53,7 @@ def test_prints_a_curl_whose_signature_verifies_for_the_printed_body() -> None:
     assert f"secret key: {operator.secret_key}\n" in output
     assert operator.webhook_url == "http://127.0.0.1:18150/pam"
     assert output.rstrip().endswith(
-        "; for a fresh curl run: .venv/bin/python -m jackpot.embedded manage seed_demo"
+        "; for a fresh curl run: .venv/bin/python -m devserver manage seed_demo"
         " --base-url http://h:9"
     )
 

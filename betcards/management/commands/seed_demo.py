@@ -49,7 +49,7 @@ class Command(BaseCommand):
             timestamp=int(now.timestamp()),
         )
         # The same services and keys as `make run` (var/local.env), so the new secret decrypts.
-        rerun = ".venv/bin/python -m jackpot.embedded manage seed_demo"
+        rerun = ".venv/bin/python -m devserver manage seed_demo"
         if options["base_url"] != _DEFAULT_BASE_URL:
             rerun += f" --base-url {shlex.quote(options['base_url'])}"
         self.stdout.write(f"operator: {operator.name} (time zone {operator.timezone})")

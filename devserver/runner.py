@@ -1,6 +1,6 @@
 """`make run`: the whole engine with demo data in one terminal (docs/running.md § make run).
 
-Order: services (jackpot.embedded) → var/local.env secrets → migrate → collectstatic → fake PAM
+Order: services (devserver.services) → var/local.env secrets → migrate → collectstatic → fake PAM
 → seed_demo → gunicorn, Celery worker, Celery beat. Every line a long-running child prints
 carries its name. Ctrl-C, SIGTERM or SIGHUP stops them all, then the embedded servers; a child
 that dies stops the rest and the command exits 1. Runs with DEBUG=false (production settings).
@@ -23,12 +23,13 @@ from types import FrameType
 
 from cryptography.fernet import Fernet
 
-from jackpot.embedded import BASE_DIR, VAR_DIR, Services, run_foreground, services_resolve
-from jackpot.embedded_servers import ServiceError, say
-from jackpot.supervisor import Child, Output, run_step, spawn, stop_children
+from devserver.console import ServiceError, say
+from devserver.paths import CHECKOUT, MANAGE_PY, VAR_DIR
+from devserver.processes import Child, Output, run_foreground, run_step, spawn, stop_children
+from devserver.services import Services, services_resolve
 
 LOCAL_ENV = VAR_DIR / "local.env"
-MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
+MANAGE = [sys.executable, str(MANAGE_PY)]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _GENERATORS: dict[str, Callable[[], str]] = {
     "SECRET_KEY": lambda: secrets.token_urlsafe(50),
@@ -111,7 +112,7 @@ def _port_free(port: int) -> bool:
 
 
 def _command_exists(name: str) -> bool:
-    return any(BASE_DIR.glob(f"*/management/commands/{name}.py"))
+    return any(CHECKOUT.glob(f"*/management/commands/{name}.py"))
 
 
 def _banner(base: str, pam_url: str | None, services: Services) -> str:
@@ -131,7 +132,7 @@ def _banner(base: str, pam_url: str | None, services: Services) -> str:
     lines += [f"  {name:<13} {source}" for name, source in services.sources.items()]
     lines += [
         "Create a back-office user (in another terminal):",
-        f"  {python} -m jackpot.embedded manage createsuperuser",
+        f"  {python} -m devserver manage createsuperuser",
         "",
     ]
     return "\n".join(lines)
@@ -179,7 +180,7 @@ def _start_engine(
         run_step("seed", seed, env, output, children, raw=True)
     else:
         say("no seed_demo command in this checkout yet: no demo data")
-    gunicorn = ["-m", "gunicorn", "-c", str(BASE_DIR / "jackpot" / "gunicorn.conf.py")]
+    gunicorn = ["-m", "gunicorn", "-c", str(CHECKOUT / "jackpot" / "gunicorn.conf.py")]
     gunicorn += ["--bind", f"127.0.0.1:{args.port}", "jackpot.wsgi:application"]
     children.append(spawn("web", [sys.executable, *gunicorn], env, output))
     celery = [sys.executable, "-m", "celery", "-A", "jackpot"]
@@ -191,7 +192,7 @@ def _start_engine(
 
 def command_run(argv: Sequence[str]) -> int:
     """`run [--port N] [--pam-port N]`; returns the exit code (0 after a requested stop)."""
-    parser = argparse.ArgumentParser(prog="python -m jackpot.embedded run")
+    parser = argparse.ArgumentParser(prog="python -m devserver run")
     parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
     pam_port = os.environ.get("JACKPOT_FAKE_PAM_PORT", "8765")
     parser.add_argument("--pam-port", type=int, default=pam_port)
@@ -232,5 +233,14 @@ def command_manage(argv: Sequence[str]) -> int:
     services = services_resolve()
     try:
         return run_foreground([*MANAGE, *argv], run_environment(services, local_secrets()))
+    finally:
+        services.stop()
+
+
+def command_exec(command: Sequence[str]) -> int:
+    """`exec -- CMD`: CMD with DATABASE_URL/REDIS_URL exported; embedded servers stop after."""
+    services = services_resolve()
+    try:
+        return run_foreground(command, {**os.environ, **services.environment()})
     finally:
         services.stop()

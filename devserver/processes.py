@@ -1,26 +1,68 @@
-"""Named child processes for `make run`: output lines prefixed with the name, orderly stop.
+"""Child processes of the dev tooling.
 
-Each child runs in its own session, so a terminal's Ctrl-C reaches only the supervisor,
-which then stops the children in order (jackpot.runner).
+- `run_foreground`: one command in our terminal (`exec`, `manage`), signals passed on;
+- `spawn`/`run_step`/`stop_children`: the named children of `make run`, each line of their
+  output prefixed with the name. Each child runs in its own session, so a terminal's Ctrl-C
+  reaches only the supervisor (`devserver.runner`), which then stops them in order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import IO
 
-from jackpot.embedded import BASE_DIR
-from jackpot.embedded_servers import ServiceError, die_with_parent, say
+from devserver.console import ServiceError, say
+from devserver.paths import CHECKOUT
 
 STOP_SECONDS = 20.0
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def die_with_parent() -> None:
+    """`preexec_fn` for servers we start: Linux sends the child SIGTERM when its parent dies,
+    even by SIGKILL, so no embedded server or engine process outlives its supervisor."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_foreground(command: Sequence[str], environment: Mapping[str, str]) -> int:
+    """Run `command` in our terminal and return its exit code (128+N if killed by signal N).
+
+    Ctrl-C reaches the command directly (same process group), so we ignore SIGINT and wait;
+    SIGTERM and SIGHUP are passed on to it.
+    """
+    try:
+        process = subprocess.Popen(command, env=dict(environment), cwd=CHECKOUT)  # noqa: S603
+    except OSError as exc:
+        say(f"cannot run {command[0]!r}: {exc}")
+        return 127
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        process.send_signal(signum)
+
+    handlers = {
+        sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code
 
 
 class Output:
@@ -63,7 +105,7 @@ def spawn(
     """Start `command` in its own session (Ctrl-C reaches only us; we stop it in order)."""
     process = subprocess.Popen(  # noqa: S603 (our interpreter and fixed arguments)
         list(command),
-        cwd=BASE_DIR,
+        cwd=CHECKOUT,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

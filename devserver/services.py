@@ -11,41 +11,23 @@ nothing else installed. For each of PostgreSQL and Redis, with `JACKPOT_EMBEDDED
 
 `JACKPOT_EMBEDDED=force` goes straight to 3 (whatever is set or running); `JACKPOT_EMBEDDED=off`
 never starts one (fails instead). The database named in the URL is created when missing.
-
-Command line (the Makefile's targets):
-    python -m jackpot.embedded exec -- CMD...     run CMD with DATABASE_URL/REDIS_URL exported
-    python -m jackpot.embedded run [--port N]     the whole engine with demo data (jackpot.runner)
-    python -m jackpot.embedded manage ARGS...     manage.py ARGS with the settings `run` uses
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Protocol
 
-from jackpot.embedded_servers import (
-    ServiceError,
-    postgres_ensure_database,
-    postgres_start,
-    redact,
-    redis_start,
-    redis_wait,
-    say,
-)
+from devserver.console import ServiceError, redact, say
+from devserver.embedded import postgres_ensure_database, postgres_start, redis_start, redis_wait
+from devserver.paths import VAR_DIR
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/jackpot"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
-__all__ = ("ServiceError", "Services", "command_exec", "main", "run_foreground", "services_resolve")
 
 
 class EmbeddedServer(Protocol):
@@ -148,74 +130,3 @@ def _resolve_redis(services: Services, mode: str, environ: Mapping[str, str], va
         )
     services.redis_url = url
     services.sources["Redis"] = f"{source} ({redact(url)})"
-
-
-# ----------------------------------------------------------------------------- commands
-def run_foreground(command: Sequence[str], environment: Mapping[str, str]) -> int:
-    """Run `command` in our terminal and return its exit code (128+N if killed by signal N).
-
-    Ctrl-C reaches the command directly (same process group), so we ignore SIGINT and wait;
-    SIGTERM and SIGHUP are passed on to it.
-    """
-    try:
-        process = subprocess.Popen(command, env=dict(environment), cwd=BASE_DIR)  # noqa: S603
-    except OSError as exc:
-        say(f"cannot run {command[0]!r}: {exc}")
-        return 127
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        process.send_signal(signum)
-
-    handlers = {
-        sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    }
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGHUP, forward)
-    try:
-        code = process.wait()
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    return 128 - code if code < 0 else code
-
-
-def command_exec(command: Sequence[str]) -> int:
-    """`exec -- CMD`: CMD with DATABASE_URL/REDIS_URL exported; embedded servers stop after."""
-    services = services_resolve()
-    try:
-        return run_foreground(command, {**os.environ, **services.environment()})
-    finally:
-        services.stop()
-
-
-USAGE = """usage: python -m jackpot.embedded exec -- COMMAND [ARGS...]
-       python -m jackpot.embedded run [--port PORT] [--pam-port PORT]
-       python -m jackpot.embedded manage MANAGE_PY_ARGS...
-See docs/running.md."""
-
-
-def main(argv: Sequence[str]) -> int:
-    """Dispatch `exec`, `run` and `manage`; returns the process exit code."""
-    command, rest = (argv[0], list(argv[1:])) if argv else ("", [])
-    if command == "exec" and rest[:1] == ["--"]:
-        rest = rest[1:]
-    if command not in ("exec", "run", "manage") or (command == "exec" and not rest):
-        sys.stderr.write(USAGE + "\n")
-        return 2
-    from jackpot.runner import command_manage, command_run
-
-    try:
-        if command == "exec":
-            return command_exec(rest)
-        return command_run(rest) if command == "run" else command_manage(rest)
-    except ServiceError as exc:
-        say(f"error: {exc}")
-        return 1
-
-
-if __name__ == "__main__":
-    # Through the package module, not __main__, so runner's and our classes are the same objects.
-    from jackpot.embedded import main as package_main
-
-    sys.exit(package_main(sys.argv[1:]))
