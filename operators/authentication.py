@@ -31,22 +31,12 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from jackpot.api.requests import json_body_or_none, raw_body
-from jackpot.core.errors import ContractError
+from jackpot.core.errors import OperatorNotFound, OperatorsNotIdentical
 from jackpot.core.sql import queryset_sql
 from operators.models import Operator
 from operators.signing import signature_matches
 
 _TIMESTAMP = re.compile(r"-?[0-9]{1,15}")
-
-
-class OperatorsNotIdentical(ContractError):
-    code = 115
-    template = "Operators in request body and in request header are not identical"
-
-
-class OperatorNotFound(ContractError):
-    code = 112
-    template = "Operator with `{operator}` name is not found"
 
 
 class OperatorSignatureAuthentication(BaseAuthentication):

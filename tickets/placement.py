@@ -35,17 +35,7 @@ from betcards.snapshots import (
     bets_unchanged_params,
 )
 from jackpot.core import clock
-from jackpot.core.sql import (
-    insert_column_values,
-    insert_params,
-    insert_select_sql,
-    insert_unnest_sql,
-    mark_inserted,
-)
-from operators.authentication import OperatorsNotIdentical
-from operators.models import Operator
-from tickets import identifiers
-from tickets.errors import (
+from jackpot.core.errors import (
     BetcardNotFound,
     BetcardNotOpen,
     BetcardOfOtherOperator,
@@ -62,12 +52,22 @@ from tickets.errors import (
     MarketBlocked,
     MarketNotFound,
     OddsChanged,
+    OperatorsNotIdentical,
     PriceMismatch,
     PrizeMismatch,
     TeamNotFound,
     TooFewEvents,
     WebhookUrlMissing,
 )
+from jackpot.core.sql import (
+    insert_column_values,
+    insert_params,
+    insert_select_sql,
+    insert_unnest_sql,
+    mark_inserted,
+)
+from operators.models import Operator
+from tickets import identifiers
 from tickets.models import Selection, Ticket, WebhookDelivery
 from tickets.odds import combined_odds, odds_accepted
 from tickets.pam_outbox import delivery_build, delivery_kick_in_background_after_commit

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from jackpot.core.errors import TicketNotFound
 from operators.models import Operator
-from tickets.errors import TicketNotFound
 from tickets.identifiers import looks_like_ticket_code, looks_like_ticket_id
 from tickets.models import Selection, Ticket
 

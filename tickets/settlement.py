@@ -35,7 +35,12 @@ from betcards.grading import CardResults, betcard_results
 from betcards.models import Betcard, BetcardStatus, Market
 from betcards.results import market_result_set
 from jackpot.core import clock
-from jackpot.core.errors import ContractError
+from jackpot.core.errors import (
+    BetcardNotSettled,
+    ResettlementReasonMissing,
+    ResultsMissing,
+    SettlementRunning,
+)
 from jackpot.core.sql import session_lock
 from tickets.grading import (
     Progress,
@@ -50,35 +55,6 @@ from tickets.taxes import prize_tiers
 
 BATCH_SIZE = 10_000
 SELECTIONS_CHUNK = 50_000
-
-
-class SettlementError(ContractError):
-    """A settlement request the engine refuses; nothing was changed."""
-
-    http_status = 409
-
-
-class ResultsMissing(SettlementError):
-    code = 150
-    template = "Betcard `{code}` cannot be settled: events without a result: {events}"
-
-
-class BetcardNotSettled(SettlementError):
-    code = 151
-    template = "Betcard `{code}` is not settled yet: settle it before correcting a result"
-
-
-class ResettlementReasonMissing(SettlementError):
-    code = 152
-    template = "A resettlement of betcard `{code}` needs a reason"
-
-
-class SettlementRunning(SettlementError):
-    code = 153
-    template = (
-        "Betcard `{code}` is being settled by another run: wait for it to finish (its round "
-        "shows as running on the card's page)"
-    )
 
 
 # A killed run's database session may take a moment to end and free the card.

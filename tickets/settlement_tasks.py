@@ -17,8 +17,9 @@ from celery import Task, shared_task
 from django.contrib.auth.models import User
 
 from betcards.models import Betcard
+from jackpot.core.errors import SettlementRunning
 from tickets.closing import tickets_close_due
-from tickets.settlement import SettlementRunning, betcard_resettle, betcard_settle
+from tickets.settlement import betcard_resettle, betcard_settle
 
 # A million tickets settle in minutes; the engine-wide limit (CELERY_TASK_TIME_LIMIT) is
 # sized for webhook calls.

@@ -2,8 +2,9 @@
 
 Maps by base class, so it never imports an app:
 
-- `ContractError` (documented business errors) → its `http_status` (400, 404 or 409) with
-  `{"code": N, "message": "..."}`;
+- `ContractError` (documented business errors) → `{"code": N, "message": "..."}` with the
+  status `http_status` gives it (400 unless `HTTP_STATUS` or the view's `error_statuses`
+  says otherwise: the same code may be a 400 on one endpoint and a 404 on another);
 - `ValidationError` / `ParseError` (bad input) → **422**
   `{"detail": [{"loc": ["body", "events", 2, "odds"], "msg": "...", "type": "..."}]}` naming
   every bad field (`RequestInvalid` carries that list ready-made; any other DRF
@@ -21,9 +22,21 @@ from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from jackpot.core.errors import ContractError
+from jackpot.core.errors import ContractError, IdempotencyKeyReused, TicketNotFound
 
 Loc = list[str | int]
+
+HTTP_STATUS: dict[type[ContractError], int] = {
+    TicketNotFound: status.HTTP_404_NOT_FOUND,
+    IdempotencyKeyReused: status.HTTP_409_CONFLICT,
+}
+"""Statuses other than 400, by error class, wherever the error is raised."""
+
+
+def http_status(error: type[ContractError], view: object = None) -> int:
+    """The HTTP status of `error` when `view` (an APIView, or None) raises it."""
+    overrides: dict[type[ContractError], int] = getattr(view, "error_statuses", {})
+    return overrides.get(error) or HTTP_STATUS.get(error, status.HTTP_400_BAD_REQUEST)
 
 
 class FieldError(TypedDict):
@@ -44,7 +57,10 @@ class RequestInvalid(ValidationError):
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     if isinstance(exc, ContractError):
-        return Response({"code": exc.code, "message": exc.message}, status=exc.http_status)
+        return Response(
+            {"code": exc.code, "message": exc.message},
+            status=http_status(type(exc), context.get("view")),
+        )
     if isinstance(exc, RequestInvalid):
         return _unprocessable(exc.errors)
     if isinstance(exc, ParseError):

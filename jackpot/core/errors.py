@@ -1,8 +1,15 @@
-"""The base of every documented business error (contract.md § error list).
+"""Every documented error code of the engine, in one registry (contract.md § error list).
 
-Each documented code is a subclass with a `code` and a message `template` whose
-placeholders are filled from keyword arguments, so tests can assert the exact text.
-The API layer renders any ContractError as HTTP 400 `{"code": N, "message": "..."}`.
+Each code is one `ContractError` subclass with the contract's message `template` (backticks
+are literal; placeholders are filled from keyword arguments, so tests assert the exact text)
+and `when`, the one-line condition the README's table prints. The contract's own codes are
+102-118; what it leaves open gets 119 upward; settlement refusals are 150 upward.
+
+The domain never mentions HTTP: `jackpot.api.exceptions` renders an error that reaches the
+API as `{"code": N, "message": "..."}` with the status its table gives the class (400 unless
+stated). Settlement errors reach staff through the back office and `settle_betcard`, never
+the API. The README and docs/api.md tables and the OpenAPI schema are checked against
+`ALL_ERRORS` (tests/test_error_registry.py).
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ from typing import ClassVar
 
 
 class ContractError(Exception):
+    """A documented refusal: a code, a message template and when it happens."""
+
     code: ClassVar[int]
     template: ClassVar[str]
-    http_status: ClassVar[int] = 400
+    when: ClassVar[str]
 
     def __init__(self, **params: object) -> None:
         self.params = params
@@ -22,3 +31,214 @@ class ContractError(Exception):
     @property
     def message(self) -> str:
         return self.template.format(**self.params)
+
+
+class IdentityError(ContractError):
+    """Raised while the signed headers are checked, before the body is validated."""
+
+
+class PlacementError(ContractError):
+    """A business rejection of POST /be/tickets, in the documented order of checks."""
+
+
+class SettlementError(ContractError):
+    """A settlement request the engine refuses; nothing was changed."""
+
+
+# ----------------------------------------------------------------------------- identity
+class OperatorNotFound(IdentityError):
+    code = 112
+    template = "Operator with `{operator}` name is not found"
+    when = "no such operator"
+
+
+class OperatorsNotIdentical(IdentityError):
+    code = 115
+    template = "Operators in request body and in request header are not identical"
+    when = "body `operator` ≠ `operator-name` header"
+
+
+# ----------------------------------------------------------------------------- tickets
+class TicketNotFound(ContractError):
+    code = 102
+    template = "Ticket with `{identifier}` identifier is not found"
+    when = "GET: unknown id/code, or another operator's ticket"
+
+
+class IdempotencyKeyReused(ContractError):
+    code = 128
+    template = "Idempotency key `{key}` was already used with a different request body"
+    when = "see Idempotency"
+
+
+# ----------------------------------------------------------------------------- placement
+class EventNotFound(PlacementError):
+    code = 103
+    template = "Event with `{event_id}` identifier is not found"
+    when = "unknown event, or not on the card"
+
+
+class EventsEmpty(PlacementError):
+    code = 104
+    template = "Events list in ticket object can't be empty"
+    when = "`events` is `[]`"
+
+
+class TeamNotFound(PlacementError):
+    code = 105
+    template = "Team with `{team_id}` identifier is not found"
+    when = "the event's home (checked first) or away team is disabled"
+
+
+class MarketNotFound(PlacementError):
+    """`{market_id}` is filled with the bet id the request sent (an unknown bet has no
+    market to name)."""
+
+    code = 106
+    template = "Market for bet with `{market_id}` identifier is not found"
+    when = "the bet is unknown or not of that event (filled with the bet id sent)"
+
+
+class EventStarted(PlacementError):
+    code = 107
+    template = (
+        "Event with `{event_id}` identifier is not available for play because it has "
+        "already started"
+    )
+    when = "start time ≤ now"
+
+
+class BookmakerEventNotFound(PlacementError):
+    code = 108
+    template = "Bookmaker event for event with `{event_id}` identifier is not found"
+    when = "the event has no bookmaker event"
+
+
+class MarketBlocked(PlacementError):
+    code = 109
+    template = "Market is blocked"
+    when = "the bet's market is blocked"
+
+
+class OddsChanged(PlacementError):
+    code = 110
+    template = "Ticket odds changed"
+    when = "`|current − submitted| > odds_diff % × submitted`"
+
+
+class DuplicateTicketCode(PlacementError):
+    code = 111
+    template = "Duplicate key for code generation"
+    when = "every one of `TICKET_CODE_ATTEMPTS` (5) codes collided"
+
+
+class WebhookUrlMissing(PlacementError):
+    code = 114
+    template = "No webhook url for operator with `{operator}` name"
+    when = "operator has no PAM webhook URL"
+
+
+class TooFewEvents(PlacementError):
+    code = 118
+    template = "Events list must contain at least {correct_amount} items."
+    when = "fewer events than the card's `min_events` (all its events when unset)"
+
+
+# Betcard problems the contract leaves open (119-127), checked after 104 and before 118.
+class BetcardNotFound(PlacementError):
+    code = 119
+    template = "Betcard with `{betcard_code}` code is not found"
+    when = "unknown `betcard_code`"
+
+
+class BetcardOfOtherOperator(PlacementError):
+    code = 120
+    template = (
+        "Betcard with `{betcard_code}` code is not offered to operator with `{operator}` name"
+    )
+    when = "the card is restricted to another operator"
+
+
+class BetcardNotOpen(PlacementError):
+    code = 121
+    template = "Betcard with `{betcard_code}` code is not open for sales"
+    when = "card status is draft, closed or settled"
+
+
+class BetcardOutsideSalesWindow(PlacementError):
+    code = 122
+    template = "Betcard with `{betcard_code}` code is outside its sales window"
+    when = "now is before `opens_at` or at/after `closes_at`"
+
+
+class PriceMismatch(PlacementError):
+    code = 123
+    template = "Ticket price {price} differs from betcard price {expected}"
+    when = "`price` ≠ card price"
+
+
+class CurrencyMismatch(PlacementError):
+    code = 124
+    template = "Ticket currency `{currency}` differs from betcard currency `{expected}`"
+    when = "`currency` ≠ card currency"
+
+
+class PrizeMismatch(PlacementError):
+    code = 125
+    template = "Ticket prize {prize} differs from betcard prize {expected}"
+    when = "`prize` ≠ card prize"
+
+
+class BonusPrizesMismatch(PlacementError):
+    code = 126
+    template = "Ticket bonus prizes {bonus_prizes} differ from betcard bonus prizes {expected}"
+    when = "`bonus_prizes` ≠ card bonus prizes (same order)"
+
+
+class CurrencyNotAllowed(PlacementError):
+    code = 127
+    template = "Currency `{currency}` is not allowed for operator with `{operator}` name"
+    when = "the operator lists allowed currencies and this is not one"
+
+
+# ----------------------------------------------------------------------------- settlement
+class ResultsMissing(SettlementError):
+    code = 150
+    template = "Betcard `{code}` cannot be settled: events without a result: {events}"
+    when = "settle: an event of the card has no result yet"
+
+
+class BetcardNotSettled(SettlementError):
+    code = 151
+    template = "Betcard `{code}` is not settled yet: settle it before correcting a result"
+    when = "resettle: the card's first settlement has not finished"
+
+
+class ResettlementReasonMissing(SettlementError):
+    code = 152
+    template = "A resettlement of betcard `{code}` needs a reason"
+    when = "resettle: no reason given"
+
+
+class SettlementRunning(SettlementError):
+    code = 153
+    template = (
+        "Betcard `{code}` is being settled by another run: wait for it to finish (its round "
+        "shows as running on the card's page)"
+    )
+    when = "settle or resettle while another run holds the card"
+
+
+def _registered(base: type[ContractError]) -> list[type[ContractError]]:
+    found: list[type[ContractError]] = []
+    for sub in base.__subclasses__():
+        if hasattr(sub, "code"):
+            found.append(sub)
+        found.extend(_registered(sub))
+    return found
+
+
+ALL_ERRORS: tuple[type[ContractError], ...] = tuple(
+    sorted(_registered(ContractError), key=lambda error: error.code)
+)
+"""Every error the engine can produce, ordered by code (each defined once, above)."""

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from betcards.models import BetcardStatus, Market
+from jackpot.core.errors import ResultsMissing
 from tests.factories import BetcardFactory, OperatorFactory, TicketFactory
 from tests.settlement.conftest import AWAY, DRAW, VOID, card_event_ids, picks, results_enter
 from tickets.models import (
@@ -17,7 +18,7 @@ from tickets.models import (
     TicketStatus,
     WebhookDelivery,
 )
-from tickets.settlement import ResultsMissing, betcard_settle
+from tickets.settlement import betcard_settle
 from tickets.taxes import TierShare
 from tickets.webhook_payloads import ticket_result_data, webhook_body
 

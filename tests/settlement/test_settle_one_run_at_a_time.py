@@ -13,13 +13,14 @@ from celery.exceptions import Retry
 from django.core.management import CommandError, call_command
 
 from betcards.models import Betcard, BetcardStatus
+from jackpot.core.errors import SettlementRunning
 from tests.factories import BetcardFactory, TicketFactory
 from tests.settlement.conftest import results_enter
 from tests.support.settlement import settlement_running
 from tests.support.worker import worker_database_url
 from tickets import settlement
 from tickets.models import Settlement, Ticket
-from tickets.settlement import SettlementRunning, betcard_resettle, betcard_settle, run_lock_name
+from tickets.settlement import betcard_resettle, betcard_settle, run_lock_name
 from tickets.settlement_tasks import betcard_settle_task
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from jackpot.core.errors import ALL_ERRORS, IdentityError, PlacementError
 from tickets.api.serializers import (
     MAX_BONUS_PRIZES,
     MAX_CENTS,
@@ -19,6 +20,11 @@ from tickets.api.serializers import (
     STRING_LIMITS,
     TICKET_TYPES,
 )
+
+PLACEMENT_400_ERRORS = tuple(
+    error for error in ALL_ERRORS if issubclass(error, IdentityError | PlacementError)
+)
+"""What POST /be/tickets answers with a 400: the identity errors and the business checks."""
 
 
 def _string_schema(name: str, *, nullable: bool = False) -> dict[str, Any]:

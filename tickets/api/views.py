@@ -21,23 +21,24 @@ from jackpot.api.schema import (
     VALIDATION_ERROR_RESPONSE,
     error_code_response,
 )
-from operators.authentication import (
+from jackpot.core.errors import (
+    IdempotencyKeyReused,
     OperatorNotFound,
-    OperatorSignatureAuthentication,
     OperatorsNotIdentical,
+    TicketNotFound,
 )
+from operators.authentication import OperatorSignatureAuthentication
 from operators.models import Operator
-from tickets.api.openapi import ticket_place_request_schema, ticket_response_schema
+from tickets.api.openapi import (
+    PLACEMENT_400_ERRORS,
+    ticket_place_request_schema,
+    ticket_response_schema,
+)
 from tickets.api.serializers import (
     order_fingerprint,
     ticket_body,
     ticket_detail_body,
     ticket_order_parse,
-)
-from tickets.errors import (
-    PLACEMENT_400_ERRORS,
-    IdempotencyKeyReused,
-    TicketNotFound,
 )
 from tickets.placement import ticket_place
 from tickets.selectors import ticket_get_for_operator

@@ -18,10 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from betcards.models import Betcard, Market
+from jackpot.core.errors import SettlementError
 from tickets.settlement import (
     BATCH_SIZE,
     ResultCorrection,
-    SettlementError,
     betcard_resettle,
     betcard_settle,
 )
