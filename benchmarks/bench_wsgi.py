@@ -4,8 +4,8 @@ benchmarks/place_ticket.py serves this module instead of `jackpot.wsgi` so that 
 answer says how many SQL statements Django executed for it (an execute wrapper on the
 request thread's connection; BEGIN/COMMIT are not statements Django executes and are not
 counted). Nothing else differs from the production application, unless
-BENCH_WITHOUT_KICK=1 (place_ticket.py --without-kick, a diagnostic): then the Celery kick
-after commit is skipped, to measure what publishing it costs.
+BENCH_WITHOUT_KICK=1 (place_ticket.py --without-kick, a diagnostic): then the wake after
+commit is skipped, to measure what publishing it costs.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 from django.db import connection
 
 from jackpot.wsgi import application as engine_application
-from tickets import pam_outbox
+from tickets.outbox.waking import WAKER
 
 if os.environ.get("BENCH_WITHOUT_KICK") == "1":
-    pam_outbox.delivery_kick = lambda delivery_id, *, countdown=None: None
+    WAKER.wake_now = lambda ids, *, countdown=None: None  # type: ignore[method-assign]
 
 StartResponse = Callable[..., Any]
 

@@ -48,7 +48,7 @@ from betcards.models import (  # noqa: E402
 )
 from betcards.results import market_result_set  # noqa: E402
 from operators.models import Operator  # noqa: E402
-from tickets.closing import tickets_close_due  # noqa: E402
+from tickets.settlement.closing import tickets_close_due  # noqa: E402
 
 CODE = "BENCH1M"
 FIRST_EVENT = 990_001

@@ -99,8 +99,8 @@ def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> 
     from django.utils import timezone
 
     from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
-    from tickets.pam_outbox import delivery_kick
-    from tickets.webhook_payloads import ticket_create_data, webhook_body
+    from tickets.outbox.payloads import TICKET_CREATE, body
+    from tickets.outbox.waking import WAKER
 
     order = fixtures["order"]
     now = timezone.now()
@@ -139,7 +139,7 @@ def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> 
                 operator_id=fixtures["operator_id"],
                 action="ticket_create",
                 dedupe_key="ticket_create",
-                body=webhook_body("ticket_create", ticket_create_data(ticket)).decode(),
+                body=body(TICKET_CREATE, ticket).decode(),
                 # Left to the sweep: already overdue, as if its kick had been lost.
                 next_attempt_at=now
                 - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS + 1)
@@ -151,7 +151,7 @@ def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> 
     ids = [delivery.pk for delivery in deliveries]
     started = time.time()
     for delivery_id in ids if not via_sweep else ():
-        delivery_kick(delivery_id)
+        WAKER.publish([delivery_id])
     kicked = time.time()
     finished = wait_delivered(ids, timeout=120 + count / 10)
     latencies = list(

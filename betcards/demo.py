@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from decimal import Decimal
 
-from betcards.catalogue_import import ImportSummary, catalogue_import
+from betcards.catalogue.importing import ImportSummary, catalogue_import
 from betcards.models import Betcard, Market
 from operators.models import ExciseType, Operator
 from operators.services import operator_create, operator_rotate_secret, operator_webhook_url_set

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connection
 
 from betcards.models import Bet, Betcard, Market
-from jackpot.core.sql import queryset_sql
+from jackpot.core.sql import named_rows, queryset_sql, sql_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,30 +80,28 @@ class BetSnapshot:
     market_blocked: bool
 
 
-_CARD_FIELDS = (
-    "id",
-    "operator_id",
-    "status",
-    "currency",
-    "price",
-    "prize",
-    "bonus_prizes",
-    "min_events",
-    "opens_at",
-    "closes_at",
-)
-_EVENT_FIELDS = (
-    "card_events__event_id",
-    "card_events__event__starts_at",
-    "card_events__event__home_team_id",
-    "card_events__event__home_team__is_active",
-    "card_events__event__away_team_id",
-    "card_events__event__away_team__is_active",
-    "card_events__event__bookmaker_event__id",
-    "card_events__position",
-)
-_EVENT_ID = len(_CARD_FIELDS)
-_BET_ID = len(_CARD_FIELDS) + len(_EVENT_FIELDS)
+_CARD_FIELDS = {
+    "id": "id",
+    "operator_id": "operator_id",
+    "status": "status",
+    "currency": "currency",
+    "price": "price",
+    "prize": "prize",
+    "bonus_prizes": "bonus_prizes",
+    "min_events": "min_events",
+    "opens_at": "opens_at",
+    "closes_at": "closes_at",
+    "event_id": "card_events__event_id",
+    "starts_at": "card_events__event__starts_at",
+    "home_team_id": "card_events__event__home_team_id",
+    "home_team_active": "card_events__event__home_team__is_active",
+    "away_team_id": "card_events__event__away_team_id",
+    "away_team_active": "card_events__event__away_team__is_active",
+    "bookmaker_event_id": "card_events__event__bookmaker_event__id",
+    "position": "card_events__position",
+}
+"""Column name in the read → the ORM lookup it comes from."""
+_BET_COLUMNS = ("bet_id", "odds", "market_id", "bet_event_id", "market_blocked")
 
 
 @functools.cache
@@ -111,16 +109,15 @@ def _card_sql() -> str:
     """The card, its events and the chosen bets of those events (see below), compiled once
     per process (jackpot.core.sql). Parameters: the card's code, then the bet ids."""
     card = queryset_sql(
-        Betcard.objects.filter(code="").order_by().values_list(*_CARD_FIELDS, *_EVENT_FIELDS),
+        Betcard.objects.filter(code="").order_by().values_list(*_CARD_FIELDS.values()),
         params=("",),
     )
-    # Positional column names: the ORM's select list repeats names such as "id".
-    columns = ", ".join(f"c{index}" for index in range(_BET_ID))
+    # The ORM's select list repeats names such as "id": the read names its columns itself.
     return (
-        f"SELECT card.*, chosen.* FROM ({card}) AS card({columns})"  # noqa: S608 - no values
-        f" LEFT JOIN ({_BETS_SQL}) AS chosen(id, odds, market_id, event_id, market_blocked)"
-        f" ON chosen.event_id = card.c{_EVENT_ID}"
-        f" ORDER BY card.c{_BET_ID - 1}"  # the event's position on the card
+        f"SELECT card.*, chosen.* FROM ({card}) AS card({', '.join(_CARD_FIELDS)})"  # noqa: S608 - no values
+        f" LEFT JOIN ({_BETS_SQL}) AS chosen({', '.join(_BET_COLUMNS)})"
+        " ON chosen.bet_event_id = card.event_id"
+        " ORDER BY card.position"
     )
 
 
@@ -135,47 +132,57 @@ def betcard_snapshot_for_placement(
     """
     with connection.cursor() as cursor:
         cursor.execute(_card_sql(), [code, list(bet_ids)])
-        rows = cursor.fetchall()
+        rows = named_rows(cursor)
     if not rows:
         return None
     card = rows[0]
-    events = {
-        row[10]: EventSnapshot(
-            id=row[10],
-            starts_at=row[11],
-            home_team_id=row[12],
-            home_team_active=row[13],
-            away_team_id=row[14],
-            away_team_active=row[15],
-            has_bookmaker_event=row[16] is not None,
-        )
-        for row in rows
-        if row[10] is not None
-    }
-    bets = {row[_BET_ID]: _bet_snapshot(*row[_BET_ID:]) for row in rows if row[_BET_ID] is not None}
     return BetcardSnapshot(
-        id=card[0],
+        id=card.id,
         code=code,
-        operator_id=card[1],
-        status=card[2],
-        currency=card[3],
-        price=card[4],
-        prize=card[5],
-        bonus_prizes=tuple(card[6]),
-        min_events=card[7],
-        opens_at=card[8],
-        closes_at=card[9],
-        events=events,
-        bets=bets,
+        operator_id=card.operator_id,
+        status=card.status,
+        currency=card.currency,
+        price=card.price,
+        prize=card.prize,
+        bonus_prizes=tuple(card.bonus_prizes),
+        min_events=card.min_events,
+        opens_at=card.opens_at,
+        closes_at=card.closes_at,
+        events={row.event_id: _event(row) for row in rows if row.event_id is not None},
+        bets={row.bet_id: _bet(row) for row in rows if row.bet_id is not None},
+    )
+
+
+def _event(row: Any) -> EventSnapshot:
+    return EventSnapshot(
+        id=row.event_id,
+        starts_at=row.starts_at,
+        home_team_id=row.home_team_id,
+        home_team_active=row.home_team_active,
+        away_team_id=row.away_team_id,
+        away_team_active=row.away_team_active,
+        has_bookmaker_event=row.bookmaker_event_id is not None,
+    )
+
+
+def _bet(row: Any) -> BetSnapshot:
+    return BetSnapshot(
+        id=row.bet_id,
+        odds=row.odds,
+        market_id=row.market_id,
+        event_id=row.bet_event_id,
+        market_blocked=row.market_blocked,
     )
 
 
 # Django has no FOR SHARE (only FOR [NO KEY] UPDATE, which would make concurrent placements
 # on one card queue behind each other), hence raw SQL for the locking read.
-_BETS_SQL = (
-    f"SELECT b.id, b.odds, m.id, m.event_id, m.is_blocked "  # noqa: S608 - table names only
-    f"FROM {Bet._meta.db_table} b JOIN {Market._meta.db_table} m ON m.id = b.market_id "
-    f"WHERE b.id = ANY(%s::bigint[])"
+_BETS_SQL = sql_names(
+    "SELECT b.{b.id} AS bet_id, b.{b.odds} AS odds, m.{m.id} AS market_id,"
+    " m.{m.event} AS event_id, m.{m.is_blocked} AS market_blocked"
+    " FROM {b} b JOIN {m} m ON m.{m.id} = b.{b.market} WHERE b.{b.id} = ANY(%s::bigint[])",
+    b=Bet,
+    m=Market,
 )
 _BETS_LOCKED_SQL = _BETS_SQL + " FOR SHARE OF b, m"
 
@@ -192,26 +199,28 @@ def bets_for_placement(bet_ids: Collection[int]) -> dict[int, BetSnapshot]:
     """
     with connection.cursor() as cursor:
         cursor.execute(_BETS_LOCKED_SQL, [list(bet_ids)])
-        rows = cursor.fetchall()
-    return {row[0]: _bet_snapshot(*row) for row in rows}
-
-
-def _bet_snapshot(
-    bet_id: int, odds: Decimal, market_id: int, event_id: int, market_blocked: bool
-) -> BetSnapshot:
-    return BetSnapshot(
-        id=bet_id, odds=odds, market_id=market_id, event_id=event_id, market_blocked=market_blocked
-    )
+        rows = named_rows(cursor)
+    return {
+        row.bet_id: BetSnapshot(
+            id=row.bet_id,
+            odds=row.odds,
+            market_id=row.market_id,
+            event_id=row.event_id,
+            market_blocked=row.market_blocked,
+        )
+        for row in rows
+    }
 
 
 # The check-and-lock half of a placement's single write statement (tickets.placement).
-BETS_UNCHANGED_SQL = (
-    f"bets_locked(id, odds, market_id, event_id, market_blocked) AS ({_BETS_LOCKED_SQL}),"  # noqa: S608
+BETS_UNCHANGED_SQL = sql_names(
+    "bets_locked(id, odds, market_id, event_id, market_blocked) AS ({bets_locked}),"
     " bets_unchanged AS ("
     "SELECT count(*) = %s AS yes FROM bets_locked AS locked"
     " JOIN UNNEST(%s::bigint[], %s::numeric[], %s::bigint[]) AS seen(id, odds, event_id)"
     " ON (locked.id, locked.odds, locked.event_id) = (seen.id, seen.odds, seen.event_id)"
-    " AND NOT locked.market_blocked)"
+    " AND NOT locked.market_blocked)",
+    bets_locked=_BETS_LOCKED_SQL,
 )
 """Two CTEs for a statement that must write only while the given bets are as they were read
 (for placement: each still exists with the same odds and event, its market not blocked):

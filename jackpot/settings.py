@@ -262,9 +262,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
-# Settlement (docs/settlement.md): its tasks live outside tasks.py, and beat sends
-# `ticket_closed` once TICKET_CLOSED_DELAY_HOURS have passed after a ticket's result.
-CELERY_IMPORTS = ["tickets.settlement_tasks"]
+# Settlement (docs/settlement.md): beat sends `ticket_closed` once TICKET_CLOSED_DELAY_HOURS
+# have passed after a ticket's result.
 TICKET_CLOSED_SWEEP_SECONDS = env.float("TICKET_CLOSED_SWEEP_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE["tickets-close-due"] = {
     "task": "tickets.tickets_close_due",

@@ -43,7 +43,7 @@ def pam() -> Iterator[ScriptedPam]:
 
 @pytest.fixture(autouse=True)
 def _kicks_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failed publish in an earlier test must not pause this test's kicks."""
-    from tickets import pam_outbox  # the apps are ready once a test runs
+    """A failed publish in an earlier test must not pause this test's wakes."""
+    from tickets.outbox.waking import WAKER  # the apps are ready once a test runs
 
-    monkeypatch.setattr(pam_outbox, "_kicks_paused_until", 0.0)
+    monkeypatch.setattr(WAKER, "paused_until", 0.0)

@@ -1,4 +1,5 @@
-"""jackpot.core.sql: ORM-compiled SQL reused with other parameter values."""
+"""jackpot.core.sql: names from model metadata, rows by name, ORM-compiled SQL reused with
+other parameter values, inserts as save() would write them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from jackpot.core.sql import (
     insert_params,
     insert_select_sql,
     insert_unnest_sql,
-    mark_inserted,
+    named_rows,
     queryset_sql,
+    sql_names,
 )
 from operators.models import Operator
 from tests.factories import OperatorFactory
@@ -38,6 +40,34 @@ def test_compiled_sql_returns_what_the_queryset_returns_for_other_values():
     assert rows == list(Operator.objects.filter(name="wanted").values_list("pk", "name"))
 
 
+def test_sql_names_fill_in_quoted_table_and_column_names_and_fragments():
+    sql = sql_names(
+        "SELECT t.{t.is_active} FROM {t} t WHERE {condition}",
+        t=Team,
+        condition="t.{t.name} = %s",
+    )
+
+    assert sql == 'SELECT t."is_active" FROM "betcards_team" t WHERE t."name" = %s'
+
+
+def test_sql_names_refuse_an_unknown_field():
+    from django.core.exceptions import FieldDoesNotExist
+
+    with pytest.raises(FieldDoesNotExist):
+        sql_names("SELECT t.{t.nickname} FROM {t} t", t=Team)
+
+
+def test_rows_are_read_by_column_name():
+    OperatorFactory(name="named")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, name AS operator_name FROM operators_operator")
+        [row] = named_rows(cursor)
+
+    assert row.operator_name == "named"
+    assert row._fields == ("id", "operator_name")
+
+
 def test_parameters_other_than_the_placeholders_are_refused():
     with pytest.raises(ValueError, match="expected parameters"):
         queryset_sql(Operator.objects.filter(name="a", timezone="UTC"), params=("a",))
@@ -50,14 +80,12 @@ def test_one_row_insert_writes_what_save_would_write():
     # when
     with connection.cursor() as cursor:
         cursor.execute(insert_select_sql(Team), insert_params(team))
-    mark_inserted(team)
 
     # then
     assert Team.objects.filter(pk=501).values_list("name", "is_active").get() == (
         "Insert FC",
         False,
     )
-    assert team._state.adding is False
 
 
 def test_unnest_insert_writes_many_rows_with_one_parameter_per_column():

@@ -95,7 +95,7 @@ def test_schema_documents_403_413_422_and_the_signature_headers(schema):
 
 
 def test_schema_response_fields_are_the_contracts(schema, client):
-    from tests.tickets.test_place_ticket_sample import CONTRACT_FIELDS
+    from tests.tickets.placement.test_place_ticket_sample import CONTRACT_FIELDS
 
     ok = schema["paths"]["/be/tickets"]["post"]["responses"]["200"]
     properties = ok["content"]["application/json"]["schema"]["properties"]

@@ -1,45 +1,116 @@
 """Celery entry points of the tickets app (interfaces only: load by id, call one service).
 
-Task names are explicit so a rename of a function never orphans queued messages.
+Task names are explicit so a rename of a function never orphans queued messages. Tasks are
+acked late: a worker that dies mid-task leaves its message to be redelivered, and every
+service here is safe to run again (a claimed webhook row, a settlement round that resumes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
+from django.contrib.auth.models import User
 
-from tickets import pam_delivery, pam_metrics, pam_outbox
+from betcards.models import Betcard
+from jackpot.core.errors import SettlementRunning
+from tickets.delivery.attempts import pam_call_deliver, pam_call_deliver_batch
+from tickets.outbox import metrics
+from tickets.outbox.sweep import pam_outbox_sweep
+from tickets.settlement.closing import tickets_close_due
+from tickets.settlement.rounds import betcard_resettle, betcard_settle
+
+AT_LEAST_ONCE: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+}
 
 
-@shared_task(
-    name="tickets.pam_call_deliver", acks_late=True, reject_on_worker_lost=True, ignore_result=True
-)
+# ----------------------------------------------------------------------------- webhooks
+@shared_task(name="tickets.pam_call_deliver", **AT_LEAST_ONCE)
 def pam_call_deliver_task(delivery_id: int) -> str:
-    """Send one PAM webhook (at-least-once: acked after it ran, re-queued if the worker dies)."""
-    return pam_delivery.pam_call_deliver(delivery_id=delivery_id)
+    """Send one PAM webhook (kept for messages queued by earlier versions; wakes now send
+    `tickets.pam_call_deliver_batch`)."""
+    return pam_call_deliver(delivery_id=delivery_id)
 
 
-@shared_task(
-    name="tickets.pam_call_deliver_batch",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-)
+@shared_task(name="tickets.pam_call_deliver_batch", **AT_LEAST_ONCE)
 def pam_call_deliver_batch_task(delivery_ids: list[int]) -> int:
-    """Send a batch of PAM webhooks handed out by the sweep, one after the other."""
-    return pam_delivery.pam_call_deliver_batch(delivery_ids=delivery_ids)
+    """Send a batch of PAM webhooks, one after the other."""
+    return pam_call_deliver_batch(delivery_ids=delivery_ids)
 
 
 @shared_task(name="tickets.pam_outbox_sweep", ignore_result=True)
 def pam_outbox_sweep_task() -> int:
     """Hand overdue webhooks to the workers (beat runs it every PAM_OUTBOX_SWEEP_SECONDS)."""
-    return pam_outbox.pam_outbox_sweep()
+    return pam_outbox_sweep()
 
 
+# ----------------------------------------------------------------------------- settlement
+# Settling a large card takes minutes, so the back office runs it here rather than in a
+# request; a worker killed mid-way leaves a round that the redelivered task resumes. A task
+# that finds another run on its card (a second click) retries later: by then the card is
+# settled and it has nothing to do, or the other run died and it resumes the round.
+SETTLE_TIME_LIMIT_SECONDS = 2 * 3600
+"""A million tickets settle in minutes; the engine-wide limit is sized for webhook calls."""
+RUNNING_RETRY_SECONDS = 60
+RUNNING_RETRIES = SETTLE_TIME_LIMIT_SECONDS // RUNNING_RETRY_SECONDS
+SETTLE_TASK_OPTIONS: dict[str, Any] = {
+    **AT_LEAST_ONCE,
+    "bind": True,
+    "max_retries": RUNNING_RETRIES,
+    "time_limit": SETTLE_TIME_LIMIT_SECONDS,
+    "soft_time_limit": SETTLE_TIME_LIMIT_SECONDS - 60,
+}
+
+
+@contextmanager
+def _later_if_running(task: Task[Any, Any]) -> Iterator[None]:
+    """Another run holds the card: retry this task in a minute."""
+    try:
+        yield
+    except SettlementRunning as exc:
+        raise task.retry(exc=exc, countdown=RUNNING_RETRY_SECONDS) from exc
+
+
+@shared_task(name="tickets.tickets_close_due", ignore_result=True)
+def tickets_close_due_task() -> int:
+    """Send `ticket_closed` for tickets whose delay has passed (beat)."""
+    return tickets_close_due()
+
+
+@shared_task(name="tickets.betcard_settle", **SETTLE_TASK_OPTIONS)
+def betcard_settle_task(self: Task[Any, Any], betcard_id: int) -> str:
+    with _later_if_running(self):
+        report = betcard_settle(betcard=Betcard.objects.get(pk=betcard_id))
+    return "already-settled" if report.already_settled else f"graded {report.graded_now}"
+
+
+@shared_task(name="tickets.betcard_resettle", **SETTLE_TASK_OPTIONS)
+def betcard_resettle_task(
+    self: Task[Any, Any],
+    betcard_id: int,
+    reason: str,
+    user_id: int | None,
+    override_closed: bool = False,
+) -> str:
+    with _later_if_running(self):
+        report = betcard_resettle(
+            betcard=Betcard.objects.get(pk=betcard_id),
+            reason=reason,
+            changed_by=User.objects.filter(pk=user_id).first() if user_id is not None else None,
+            override_closed=override_closed,
+        )
+    return f"round {report.round}: rolled back {report.rolled_back}"
+
+
+# ----------------------------------------------------------------------------- metrics
 # Worker metrics: a worker has no web server, so with WORKER_METRICS_PORT set each prefork
 # pool process serves its own counters on WORKER_METRICS_PORT + its index (0, 1, ...); a
 # solo or threads pool serves them from the main process on WORKER_METRICS_PORT.
@@ -51,7 +122,7 @@ def _serve_pool_process_metrics(**kwargs: Any) -> None:
         from billiard.process import current_process
 
         index = getattr(current_process(), "index", 0)
-        pam_metrics.worker_metrics_serve(
+        metrics.worker_metrics_serve(
             port=settings.WORKER_METRICS_PORT + index, addr=settings.WORKER_METRICS_ADDR
         )
 
@@ -61,6 +132,6 @@ def _serve_main_process_metrics(sender: Any = None, **kwargs: Any) -> None:
     pool_cls = getattr(getattr(sender, "controller", None), "pool_cls", None)
     is_prefork = isinstance(pool_cls, type) and issubclass(pool_cls, PreforkPool)
     if settings.WORKER_METRICS_PORT and not is_prefork:
-        pam_metrics.worker_metrics_serve(
+        metrics.worker_metrics_serve(
             port=settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_ADDR
         )

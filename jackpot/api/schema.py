@@ -8,36 +8,10 @@ ones `jackpot.api.exceptions` renders.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from jackpot.core.errors import ContractError
-
-_SIGNATURE_HEADERS = (
-    ("timestamp", "Unix time in seconds; at most SIGNATURE_MAX_SKEW_SECONDS (300) from now."),
-    ("operator-name", "The operator's registered name."),
-    (
-        "signature",
-        "Lower-case hex HMAC-SHA256, keyed with the operator's secret key, of "
-        "`{timestamp}{body}` with every space, tab, CR and LF removed from the body "
-        "(a body-less request signs `{timestamp}` alone).",
-    ),
-)
-
-
-class OperatorSignatureScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    """Documents the three signature headers as one security requirement."""
-
-    target_class = "operators.authentication.OperatorSignatureAuthentication"
-    name = [header for header, _ in _SIGNATURE_HEADERS]
-
-    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
-        return [
-            {"type": "apiKey", "in": "header", "name": header, "description": description}
-            for header, description in _SIGNATURE_HEADERS
-        ]
 
 
 def error_code_response(

@@ -1,4 +1,11 @@
-"""SQL compiled by the ORM once per process, for hot paths (docs/performance.md).
+"""Raw SQL, written one way (docs/architecture.md § SQL).
+
+Raw SQL is kept where a benchmark showed that it pays (placement, webhook delivery,
+settlement; each place says so) and follows three rules: table and column names come from
+model metadata (`sql_names`), values are parameters, and rows are read by column name
+(`named_rows`). These helpers are the only code that reaches into Django's internals.
+
+SQL compiled by the ORM once per process, for hot paths (docs/performance.md).
 
 Building a query through the ORM (cloning the QuerySet, resolving lookups and joins,
 compiling) costs far more CPU than running it: for the placement's betcard read, about 2 ms
@@ -19,11 +26,60 @@ import contextlib
 import functools
 import re
 import time
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Field, Model, QuerySet
+
+
+class TableNames:
+    """The quoted names of a model's table and columns, for a raw SQL template:
+    `str(names)` is the table, `names.<field name>` the field's column. An unknown field
+    raises FieldDoesNotExist when the template is rendered, i.e. at import."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self._model = model
+        self._quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+
+    def __str__(self) -> str:
+        return str(self._quote(self._model._meta.db_table))
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return str(self._quote(str(self._model._meta.get_field(name).column)))  # type: ignore[union-attr]
+
+
+def sql_names(template: str, **names: type[Model] | str) -> str:
+    """`template` with `{alias}` and `{alias.field}` replaced by the quoted table and column
+    names of the model `names[alias]`; values stay `%(name)s` parameters.
+
+        sql_names("SELECT t.{t.code} FROM {t} t WHERE t.{t.status} = %(open)s", t=Ticket)
+
+    A name given a string is a fragment of SQL template (e.g. a condition kept in a
+    constant): `{name}` is replaced by it before the names are filled in.
+    """
+    for name, fragment in names.items():
+        if isinstance(fragment, str):
+            template = template.replace(f"{{{name}}}", fragment)
+    tables = {
+        alias: TableNames(model) for alias, model in names.items() if not isinstance(model, str)
+    }
+    return template.format(**tables)
+
+
+@functools.cache
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("Row", columns)
+
+
+def named_rows(cursor: Any) -> list[Any]:
+    """The cursor's remaining rows as named tuples, fields named as the SELECT's columns
+    (give every column a distinct name or alias)."""
+    row_type = _row_type(tuple(column.name for column in cursor.description))
+    return [row_type(*row) for row in cursor.fetchall()]
 
 
 def queryset_sql(queryset: QuerySet[Any, Any], *, params: tuple[object, ...]) -> str:
@@ -161,9 +217,3 @@ def session_lock(name: str, *, wait_seconds: float) -> Iterator[bool]:
 
 
 _LOCK_POLL_SECONDS = 0.2
-
-
-def mark_inserted(instance: Model) -> None:
-    """Tell the ORM an instance written by one of these statements is now a saved row."""
-    instance._state.adding = False
-    instance._state.db = DEFAULT_DB_ALIAS

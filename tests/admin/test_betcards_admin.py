@@ -22,7 +22,7 @@ from tests.support.worker import (
     free_port,
 )
 from tickets.models import TicketResult, TicketStatus
-from tickets.settlement_tasks import betcard_resettle_task, betcard_settle_task
+from tickets.tasks import betcard_resettle_task, betcard_settle_task
 
 pytestmark = pytest.mark.django_db
 

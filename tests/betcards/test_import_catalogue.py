@@ -14,7 +14,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from betcards.catalogue_import import CatalogueInvalid, ImportSummary, KindCounts, catalogue_import
+from betcards.catalogue.importing import (
+    CatalogueInvalid,
+    ImportSummary,
+    KindCounts,
+    catalogue_import,
+)
 from betcards.models import (
     Bet,
     Betcard,

@@ -10,7 +10,7 @@ import psycopg
 
 from betcards.models import Betcard
 from tests.support.worker import worker_database_url
-from tickets.settlement import run_lock_name
+from tickets.settlement.rounds import run_lock_name
 
 
 @contextlib.contextmanager

@@ -1,9 +1,7 @@
-"""Back office for betcards, tickets and PAM webhook deliveries (Django admin).
+"""Back office for tickets and PAM webhook deliveries (Django admin), and what tickets add to
+the betcard page (sales figures, settlement: `betcard_sales`, which extends the betcards
+app's page: the arrows point tickets → betcards, never back)."""
 
-Betcards are registered here, not in `betcards.admin`, because their pages show ticket
-figures and run settlement: the arrows point tickets → betcards, never back.
-"""
+from tickets.admin import betcard_sales, deliveries, tickets
 
-from tickets.admin import betcards, deliveries, tickets
-
-__all__ = ["betcards", "deliveries", "tickets"]
+__all__ = ["betcard_sales", "deliveries", "tickets"]

@@ -24,10 +24,11 @@ from jackpot.admin_support import (
     log_staff_action,
     object_action,
 )
+from tickets.admin.inlines import attempts_table
 from tickets.admin.paging import EstimatedCountPaginator
-from tickets.admin.tickets import TICKET_CODE, TICKET_ID, attempts_table
+from tickets.admin.tickets import TICKET_CODE, TICKET_ID
+from tickets.delivery.schedule import DeliveryNotRetryable, delivery_retry_now
 from tickets.models import WebhookDelivery
-from tickets.pam_outbox import DeliveryNotRetryable, delivery_retry_now
 
 if TYPE_CHECKING:
     DeliveryModelAdmin = admin.ModelAdmin[WebhookDelivery]

@@ -1,5 +1,5 @@
 """OpenAPI (JSON schema) of the ticket API bodies, built from the constants that
-`tickets.api.serializers` enforces and in the order its representation writes, so the
+`tickets.api.parsing` enforces and in the order its representation writes, so the
 published schema matches what the API accepts and answers (checked by
 tests/tickets/test_error_registry.py)."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from jackpot.core.errors import ALL_ERRORS, IdentityError, PlacementError
-from tickets.api.serializers import (
+from tickets.api.parsing import (
     MAX_BONUS_PRIZES,
     MAX_CENTS,
     MAX_EVENTS,
@@ -46,7 +46,9 @@ def _cents_schema(minimum: int, description: str) -> dict[str, Any]:
 
 
 def ticket_place_request_schema() -> dict[str, Any]:
-    """JSON schema of the POST body, from the constants `ticket_order_parse` enforces."""
+    """JSON schema of the POST body, from the constants `ticket_order_parse` enforces (one
+    literal, field by field in the contract's order: longer than a function should be, and
+    clearest so)."""
     return {
         "type": "object",
         "properties": {
@@ -102,7 +104,8 @@ _TIME = {"type": "string", "example": "2026-11-26T09:30:00.123456"}
 
 
 def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
-    """JSON schema of the ticket answer (fields in the order `ticket_representation` writes)."""
+    """JSON schema of the ticket answer (fields in the order `ticket_representation` writes;
+    one literal, field by field)."""
     integer = {"type": "integer", "format": "int64"}
     percent = {"type": "number", "example": 12.5}
     nullable_string = {"type": "string", "nullable": True}

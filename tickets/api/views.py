@@ -6,15 +6,12 @@ Thin interfaces: read the body (413 before parsing), authenticate (403/115/112),
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from jackpot.api.exceptions import RequestInvalid
-from jackpot.api.requests import JsonOnlyNegotiation, json_body, raw_body
+from jackpot.api.requests import json_body
 from jackpot.api.schema import (
     FORBIDDEN_RESPONSE,
     PAYLOAD_TOO_LARGE_RESPONSE,
@@ -27,40 +24,18 @@ from jackpot.core.errors import (
     OperatorsNotIdentical,
     TicketNotFound,
 )
-from operators.authentication import OperatorSignatureAuthentication
-from operators.models import Operator
+from operators.api import OperatorApi
 from tickets.api.openapi import (
     PLACEMENT_400_ERRORS,
     ticket_place_request_schema,
     ticket_response_schema,
 )
-from tickets.api.serializers import (
-    order_fingerprint,
-    ticket_body,
-    ticket_detail_body,
-    ticket_order_parse,
-)
-from tickets.placement import ticket_place
+from tickets.api.parsing import order_fingerprint, ticket_order_parse
+from tickets.api.rendering import ticket_body, ticket_detail_body
+from tickets.placement.service import ticket_place
 from tickets.selectors import ticket_get_for_operator
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-
-
-class OperatorApi(APIView):
-    """Base of every /be/ endpoint: the body is read (and refused with 413 when too large)
-    before anything else, then the signed headers authenticate the operator."""
-
-    authentication_classes = [OperatorSignatureAuthentication]
-    permission_classes = []
-    content_negotiation_class = JsonOnlyNegotiation
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        raw_body(request._request)
-        super().initial(request, *args, **kwargs)
-
-    @staticmethod
-    def operator(request: Request) -> Operator:
-        return cast(Operator, request.auth)
 
 
 def _json(body: bytes) -> HttpResponse:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from betcards.catalogue_import import CatalogueInvalid, catalogue_import
+from betcards.catalogue.importing import CatalogueInvalid, catalogue_import
 
 
 class Command(BaseCommand):

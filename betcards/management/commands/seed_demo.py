@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from betcards.catalogue_import import CatalogueInvalid
+from betcards.catalogue.importing import CatalogueInvalid
 from betcards.demo import DEMO_BETCARD, curl_command, demo_seed, demo_ticket_request
 from jackpot.core import clock
 from operators.services import OperatorInvalid

@@ -19,13 +19,13 @@ from rich.table import Table
 
 from betcards.models import Betcard, Market
 from jackpot.core.errors import SettlementError
-from tickets.settlement import (
+from tickets.settlement.report import SettlementReport
+from tickets.settlement.rounds import (
     BATCH_SIZE,
     ResultCorrection,
     betcard_resettle,
     betcard_settle,
 )
-from tickets.settlement_report import SettlementReport
 
 
 def _market_bet(value: str) -> tuple[int, int]:

@@ -1,0 +1,112 @@
+"""Ticket placement: `ticket_place()` (contract.md § POST /be/tickets).
+
+Fetch once, decide purely, write once. The checks run in the contract's documented order
+(`tickets.placement.checks`): 115/114 (operator), idempotent replay, 104 (no events), 119-127
+(betcard), 118 (too few events), then per event in request order 103, 105, 108, 106, 107,
+109, 110; 111 only when every ticket code attempt collides. Nothing is written unless every
+check passes.
+
+Queries for any number of events: the betcard with its events and the chosen bets (1, no
+lock), then one INSERT statement, committed on its own, that locks those bets and markets
+`FOR SHARE` and writes the ticket, its selections and the `ticket_create` outbox row only if
+they still hold the values the checks passed on (1); plus 1 for a given Idempotency-Key.
+Only when a bet changed in between (odds moved, market blocked) does placement fall back to
+a transaction that reads them locked and checks again (2 more, and BEGIN/COMMIT).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from betcards.snapshots import betcard_snapshot_for_placement, bets_for_placement
+from jackpot.core import clock
+from jackpot.core.errors import DuplicateTicketCode
+from operators.models import Operator
+from operators.taxes import creation_taxes
+from tickets.models import Ticket
+from tickets.placement.checks import (
+    check_betcard,
+    check_event_count,
+    check_events_present,
+    check_operator,
+)
+from tickets.placement.idempotency import IDEMPOTENCY_CONSTRAINT, placement_for_key, violation
+from tickets.placement.order import PlacedTicket, TicketOrder, TicketRenderer
+from tickets.placement.write import Placement, own_statement, write_if_bets_unchanged
+
+
+def ticket_place(
+    *,
+    operator: Operator,
+    order: TicketOrder,
+    idempotency_key: str | None,
+    fingerprint: str,
+    render: TicketRenderer,
+) -> PlacedTicket:
+    """Place a jackpot ticket for an authenticated operator, or raise its ContractError.
+
+    With an `idempotency_key` already used by this operator, nothing is created: the same
+    `fingerprint` (hash of the request body) replays the first answer, another one raises
+    IdempotencyKeyReused (409). A key used only by failed attempts is free (nothing was
+    stored), so a rejected request may be retried with its key.
+    """
+    check_operator(operator, order)
+    if idempotency_key is not None:
+        earlier = placement_for_key(operator, idempotency_key, fingerprint, render)
+        if earlier is not None:
+            return earlier
+    check_events_present(order)
+    card = betcard_snapshot_for_placement(order.betcard_code, order.bet_ids)
+    card = check_betcard(card, order, operator, clock.now())
+    check_event_count(card, order)
+    placement = Placement(
+        operator=operator,
+        card=card,
+        order=order,
+        taxes=creation_taxes(
+            price=order.price,
+            ext_percent=operator.ext_percent,
+            ext_type=operator.ext_type,
+            wht_percent=operator.wht_percent,
+            aff_comm_percent=operator.aff_comm_percent,
+            atag=order.atag,
+        ),
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        render=render,
+    )
+    return _write(placement)
+
+
+def _write(placement: Placement) -> PlacedTicket:
+    """Write the ticket, with a new code after a collision (111 when every attempt
+    collides), and on locked bets when one changed since the read."""
+    for _ in range(settings.TICKET_CODE_ATTEMPTS):
+        try:
+            with own_statement():
+                placed = write_if_bets_unchanged(placement, placement.card.bets)
+            if placed is None:
+                # A bet or market changed since the read: check again on locked values.
+                with transaction.atomic(durable=True):
+                    locked = bets_for_placement(placement.order.bet_ids)
+                    placed = write_if_bets_unchanged(placement, locked)
+            if placed is None:
+                raise RuntimeError("locked bets changed inside their transaction")
+            return placed
+        except IntegrityError as error:
+            table, constraint = violation(error)
+            key = placement.idempotency_key
+            if constraint == IDEMPOTENCY_CONSTRAINT and key is not None:
+                # A concurrent request with the same key committed first; our insert waited
+                # for it on the unique index. Answer as a replay of the winner.
+                winner = placement_for_key(
+                    placement.operator, key, placement.fingerprint, placement.render
+                )
+                if winner is None:
+                    raise
+                return winner
+            if table != Ticket._meta.db_table:
+                raise
+            # A ticket code (or, far less likely, id) collision: retry with new ones.
+    raise DuplicateTicketCode()
