@@ -53,23 +53,13 @@ CARD_FIELDS = [
     "bonus_prizes",
     "min_events",
 ]
+WINDOW_FIELDS = ["opens_at", "closes_at"]
 
 
 class BetcardForm(BetcardModelForm):
     class Meta:
         model = Betcard
-        fields = [
-            "code",
-            "name",
-            "operator",
-            "currency",
-            "price",
-            "prize",
-            "bonus_prizes",
-            "min_events",
-            "opens_at",
-            "closes_at",
-        ]
+        fields = [*CARD_FIELDS, *WINDOW_FIELDS]
         labels = {
             "price": "Price (cents)",
             "prize": "Jackpot prize (cents)",
@@ -165,6 +155,8 @@ class BetcardAdmin(BetcardModelAdmin):
     actions = ["open_betcards", "close_betcards"]
     change_form_template = "admin/betcards/betcard/change_form.html"
     readonly_fields = ["status"]
+    # The fieldset an existing card shows below its sales window.
+    status_fieldset: tuple[str, list[str]] = ("Status", ["status"])
     # Object-page tools that run on the card's own URL (`<id>/<name>/`), by view method.
     tool_views: tuple[str, ...] = ("open", "close")
 
@@ -174,10 +166,11 @@ class BetcardAdmin(BetcardModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Betcard | None = None) -> Any:
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": CARD_FIELDS}),
-            ("Sales window", {"fields": ["opens_at", "closes_at"]}),
+            ("Sales window", {"fields": WINDOW_FIELDS}),
         ]
         if obj is not None:
-            fieldsets.append(("Status", {"fields": ["status"]}))
+            title, fields = self.status_fieldset
+            fieldsets.append((title, {"fields": fields}))
         return fieldsets
 
     def render_change_form(  # noqa: PLR0917 - Django's signature

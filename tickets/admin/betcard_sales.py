@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from betcards.admin.betcards import CARD_FIELDS, BetcardAdmin
+from betcards.admin.betcards import BetcardAdmin
 from betcards.models import Betcard, BetcardStatus
 from jackpot.admin_support import (
     Hidden,
@@ -93,19 +93,11 @@ class BetcardSalesAdmin(BetcardAdmin):
     actions = [*BetcardAdmin.actions, "settle_betcards", "resettle_betcard"]
     change_form_template = "admin/tickets/betcard/change_form.html"
     readonly_fields = FIGURE_FIELDS
+    status_fieldset = ("Live figures", FIGURE_FIELDS)
     tool_views = (*BetcardAdmin.tool_views, "settle", "resettle")
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return BetcardChangeList
-
-    def get_fieldsets(self, request: HttpRequest, obj: Betcard | None = None) -> Any:
-        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
-            (None, {"fields": CARD_FIELDS}),
-            ("Sales window", {"fields": ["opens_at", "closes_at"]}),
-        ]
-        if obj is not None:
-            fieldsets.append(("Live figures", {"fields": FIGURE_FIELDS}))
-        return fieldsets
 
     def ticket_count(self, card: Betcard) -> int:
         # `card` is the form's own instance, so its figures are computed once per page.
