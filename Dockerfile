@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The engine's one image: docker-compose.yml runs the web server (gunicorn), the Celery worker
+# The engine's one image: docker-compose.yml runs the web server (granian), the Celery worker
 # and Celery beat from it. Dependencies come from uv.lock (the same versions CI tests).
 FROM python:3.11-slim
 
@@ -34,4 +34,4 @@ RUN DEBUG=false \
 
 USER jackpot
 EXPOSE 8000
-CMD ["gunicorn", "-c", "jackpot/gunicorn.conf.py", "jackpot.wsgi:application"]
+CMD ["python", "-m", "jackpot.serve"]

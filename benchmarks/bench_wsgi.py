@@ -38,3 +38,13 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
 
     with connection.execute_wrapper(counting):
         return engine_application(environ, start)
+
+
+def _rsgi() -> object:
+    from jackpot.rsgi import buffered
+
+    return buffered(application)
+
+
+rsgi_application = _rsgi()
+"""The same, as the production server serves it (`WEB_TARGET` of jackpot.serve)."""

@@ -1,4 +1,4 @@
-"""Ticket placement speed: the engine under gunicorn against a raw-SQL baseline.
+"""Ticket placement speed: the engine under its production server against a raw-SQL baseline.
 
 What it does (docs/performance.md has the figures and how to read them):
 
@@ -6,8 +6,9 @@ What it does (docs/performance.md has the figures and how to read them):
    migrated when missing) with its own operator and an open 13-event betcard whose events
    start in 30 days, and with `--existing-tickets` tickets already sold (set-based SQL:
    tickets, 13 selections each and a delivered `ticket_create` row each);
-2. starts the engine with its production server settings: gunicorn with
-   jackpot/gunicorn.conf.py, DEBUG=false and freshly generated secrets, on 127.0.0.1:--port.
+2. starts the engine with its production server settings: `python -m jackpot.serve`
+   (granian, jackpot.rsgi), DEBUG=false and freshly generated secrets, on 127.0.0.1:--port
+   (`--server gunicorn`: gunicorn gthread, cores+1 workers x 4 threads, for comparison).
    The WSGI app is wrapped by benchmarks/bench_wsgi.py, which only adds an `X-Queries`
    response header (SQL statements Django ran for the request);
 3. for each concurrency level, from separate load processes with one keep-alive HTTP
@@ -21,8 +22,8 @@ What it does (docs/performance.md has the figures and how to read them):
     python -m devserver exec -- python benchmarks/place_ticket.py \\
         [--concurrency 1,8,32] [--duration 10] [--existing-tickets 0|1000000] [--port 18700]
 
-Gunicorn is tuned through its own variables (GUNICORN_WORKERS, GUNICORN_THREADS,
-GUNICORN_WORKER_CLASS), which this script passes through.
+The server is tuned through its variables (WEB_WORKERS, WEB_THREADS; GUNICORN_WORKERS,
+GUNICORN_THREADS), which this script passes through.
 """
 
 from __future__ import annotations
@@ -300,6 +301,20 @@ def tickets_seed(cursor: Any, count: int, *, card_id: int, operator_id: int) -> 
         """,
         {"card": card_id},
     )
+
+
+def cpu_calibration(loops: int = 2_000_000) -> str:
+    """A fixed pure-Python loop, timed: the same figure on a machine that is as fast, so
+    results from different hours and machines can be set side by side (these VMs drift 2-3x
+    from hour to hour). Best of three, in million loop iterations per second."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(loops):
+            total += number * number % 7
+        best = min(best, time.perf_counter() - started)
+    return f"python loop {loops / best / 1e6:.1f} M/s"
 
 
 def say(message: str) -> None:
@@ -681,7 +696,7 @@ class AutoAnalyze:
 
 
 class CpuProbe:
-    """CPU seconds used so far by the engine's gunicorn processes and by the PostgreSQL
+    """CPU seconds used so far by the engine's web server processes and by the PostgreSQL
     backends connected to the bench database (read from /proc: same machine)."""
 
     def __init__(self, dsn: str, server_pid: int | None) -> None:
@@ -780,31 +795,43 @@ def level_run(
 
 
 # ----------------------------------------------------------------------------- the server
-def server_start(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """gunicorn with the production config, serving benchmarks/bench_wsgi.py."""
+def server_command(server: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of the engine's web server, serving bench_wsgi."""
+    if server == "gunicorn":
+        workers = os.environ.get("GUNICORN_WORKERS", str((os.cpu_count() or 1) + 1))
+        threads = os.environ.get("GUNICORN_THREADS", "4")
+        command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread"]
+        command += ["--workers", workers, "--threads", threads, "--bind", f"127.0.0.1:{port}"]
+        return [*command, "benchmarks.bench_wsgi:application"], {}
+    return [sys.executable, "-m", "jackpot.serve"], {
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "WEB_TARGET": "benchmarks.bench_wsgi:rsgi_application",
+        "WEB_ACCESS_LOG": os.environ.get("WEB_ACCESS_LOG", "false"),
+    }
+
+
+def server_start(
+    server: str, port: int, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """The engine's web server (`server_command`) on 127.0.0.1:`port`."""
     if _port_open(port):
         raise SystemExit(f"port {port} is already in use: pick another with --port")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("wb")
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        str(BASE_DIR / "jackpot" / "gunicorn.conf.py"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "benchmarks.bench_wsgi:application",
-    ]
-    server = subprocess.Popen(
-        command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    command, server_env = server_command(server, port)
+    process = subprocess.Popen(
+        command,
+        cwd=BASE_DIR,
+        env={**os.environ, **env, **server_env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while not _port_open(port):
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"gunicorn did not start; see {log_path}")
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the web server did not start; see {log_path}")
         time.sleep(0.2)
-    return server
+    return process
 
 
 def server_stop(server: subprocess.Popen[bytes]) -> None:
@@ -854,7 +881,7 @@ def _port_open(port: int) -> bool:
 def profile_start(
     server_pid: int, directory: Path, level: int, seconds: float
 ) -> subprocess.Popen[bytes]:
-    """py-spy (dev dependency) sampling every gunicorn worker for the whole level.
+    """py-spy (dev dependency) sampling every web server process for the whole level.
 
     `--gil`: only the thread holding the GIL is sampled, so the profile shows where Python
     spends CPU (waits on PostgreSQL, Redis and the GIL itself are left out). The output is
@@ -913,7 +940,7 @@ HEADER = (
 LEGEND = (
     "latency per request as the client sees it; queries: SQL statements Django ran per"
     " request (X-Queries; BEGIN/COMMIT not counted); client CPU: load generator, % of one"
-    " core; srv CPU / db CPU: ms of CPU per ticket in gunicorn / in PostgreSQL backends"
+    " core; srv CPU / db CPU: ms of CPU per ticket in the web server / in PostgreSQL backends"
 )
 
 
@@ -924,6 +951,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per level")
     parser.add_argument("--existing-tickets", type=int, default=0)
     parser.add_argument("--port", type=int, default=18700)
+    parser.add_argument(
+        "--server", choices=["granian", "gunicorn"], default="granian", help="web server"
+    )
     parser.add_argument("--database-url", help="default: DATABASE_URL's database + _bench")
     parser.add_argument("--redis-url", help="default: REDIS_URL's server, database 15")
     parser.add_argument("--no-baseline", action="store_true")
@@ -974,10 +1004,10 @@ def main() -> None:
         f"database {redact(database_url)}, {args.existing_tickets:,} existing tickets;"
         f" {EVENTS}-event tickets; {args.duration:g} s per level after {args.warmup:g} s warm-up"
     )
+    tuning = [f"{k}={v}" for k, v in os.environ.items() if k.startswith(("WEB_", "GUNICORN_"))]
     print(
-        f"engine: gunicorn {os.environ.get('GUNICORN_WORKER_CLASS', 'gthread')}"
-        f" workers={os.environ.get('GUNICORN_WORKERS', 'cores+1')}"
-        f" threads={os.environ.get('GUNICORN_THREADS', '4')}, DEBUG=false;"
+        f"engine: {' '.join(server_command(args.server, args.port)[0][2:])} {' '.join(tuning)}"
+        ", DEBUG=false;"
         f" one placement in-process: {len(statements)} SQL statements"
         " (BEGIN/COMMIT included, if any)"
     )
@@ -989,7 +1019,8 @@ def main() -> None:
     analyzer = AutoAnalyze(database_url)
     try:
         if not args.no_engine:
-            server = server_start(args.port, env, BASE_DIR / "var" / "bench" / "gunicorn.log")
+            log = BASE_DIR / "var" / "bench" / f"{args.server}.log"
+            server = server_start(args.server, args.port, env, log)
             server_warm(args.port, info, requests=20)
         probe = CpuProbe(database_url, server.pid if server is not None else None)
         for level in levels:

@@ -41,7 +41,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from place_ticket import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.place_ticket import (
     bench_database_url,
     fixtures_prepare,
     order_bytes,

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO
 
@@ -82,27 +82,37 @@ class Output:
             self._count += 1
         return label + " "
 
-    def pump(self, stream: IO[bytes], prefix: str) -> None:
-        """Copy `stream` line by line until the child closes it (runs in its own thread)."""
-        with stream:
-            for raw in iter(stream.readline, b""):
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                with self._lock:
-                    sys.stdout.write(f"{prefix}{line}\n")
-                    sys.stdout.flush()
+    def write(self, text: str) -> None:
+        """Our own lines (the banner), never interleaved with a child's line."""
+        with self._lock:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
 
 
 @dataclass
 class Child:
+    """A child process and the thread reading its output. `ready` is set once it printed
+    its `ready_marker` (or at once without one); `captured` holds its lines when it was
+    started to be read rather than shown."""
+
     name: str
     process: subprocess.Popen[bytes]
     reader: threading.Thread
+    ready: threading.Event = field(default_factory=threading.Event)
+    captured: list[str] | None = None
 
 
 def spawn(
-    name: str, command: Sequence[str], env: dict[str, str], output: Output, *, raw: bool = False
+    name: str,
+    command: Sequence[str],
+    env: dict[str, str],
+    output: Output,
+    *,
+    capture: bool = False,
+    ready_marker: str | None = None,
 ) -> Child:
-    """Start `command` in its own session (Ctrl-C reaches only us; we stop it in order)."""
+    """Start `command` in its own session (Ctrl-C reaches only us; we stop it in order);
+    its lines go to our stdout after its name, or into `Child.captured`."""
     process = subprocess.Popen(  # noqa: S603 (our interpreter and fixed arguments)
         list(command),
         cwd=CHECKOUT,
@@ -114,10 +124,31 @@ def spawn(
         preexec_fn=die_with_parent,  # noqa: PLW1509 (only prctl runs between fork and exec)
     )
     assert process.stdout is not None
-    prefix = "" if raw else output.prefix(name)
-    reader = threading.Thread(target=output.pump, args=(process.stdout, prefix), daemon=True)
-    reader.start()
-    return Child(name, process, reader)
+    child = Child(name, process, threading.Thread(daemon=True), captured=[] if capture else None)
+    if ready_marker is None:
+        child.ready.set()
+    child.reader = threading.Thread(
+        target=_pump,
+        args=(child, process.stdout, output, output.prefix(name), ready_marker),
+        daemon=True,
+    )
+    child.reader.start()
+    return child
+
+
+def _pump(
+    child: Child, stream: IO[bytes], output: Output, prefix: str, ready_marker: str | None
+) -> None:
+    """Copy the child's lines until it closes its output (runs in its own thread)."""
+    with stream:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            if ready_marker is not None and ready_marker in line:
+                child.ready.set()
+            if child.captured is not None:
+                child.captured.append(line)
+            else:
+                output.write(f"{prefix}{line}")
 
 
 def run_step(
@@ -127,21 +158,38 @@ def run_step(
     output: Output,
     children: list[Child],
     *,
-    raw: bool = False,
-) -> None:
-    """Run a preparation command to completion; ServiceError if it fails."""
-    child = spawn(name, command, env, output, raw=raw)
+    capture: bool = False,
+) -> list[str]:
+    """Run a preparation command to completion and say how long it took; returns its lines
+    when `capture` (shown only if it fails). ServiceError if it fails."""
+    started = time.monotonic()
+    child = spawn(name, command, env, output, capture=capture)
     children.append(child)
     code = child.process.wait()
     child.reader.join()
     children.remove(child)
+    lines = child.captured or []
     if code != 0:
-        raise ServiceError(f"`manage.py {command[2]}` failed with exit code {code} (output above)")
+        prefix = output.prefix(name)
+        for line in lines:
+            output.write(f"{prefix}{line}")
+        raise ServiceError(f"`{name}` failed with exit code {code} (output above)")
+    say(f"{name}: done in {time.monotonic() - started:.1f} s")
+    return lines
 
 
-def stop_children(children: list[Child]) -> None:
-    """SIGTERM each child, wait up to STOP_SECONDS, then SIGKILL what is left of its session
-    (a gunicorn worker or Celery pool process its leader failed to take down)."""
+def stop_children(children: list[Child], *, last: Sequence[str] = ()) -> None:
+    """SIGTERM the children, those named in `last` once the others stopped (the fake PAM,
+    which the worker may still be calling), wait up to STOP_SECONDS for each round, then
+    SIGKILL what is left of a child's session (a web or Celery pool process its leader
+    failed to take down)."""
+    first = [child for child in children if child.name not in last]
+    _stop([*first])
+    _stop([child for child in children if child.name in last])
+    children.clear()
+
+
+def _stop(children: list[Child]) -> None:
     for child in children:
         if child.process.poll() is None:
             child.process.terminate()
@@ -155,4 +203,3 @@ def stop_children(children: list[Child]) -> None:
             os.killpg(child.process.pid, signal.SIGKILL)
         child.process.wait()
         child.reader.join(timeout=2)
-    children.clear()

@@ -1,81 +1,54 @@
 """`make run`: the whole engine with demo data in one terminal (docs/running.md § make run).
 
-Order: services (devserver.services) → var/local.env secrets → migrate → collectstatic → fake PAM
-→ seed_demo → gunicorn, Celery worker, Celery beat. Every line a long-running child prints
-carries its name. Ctrl-C, SIGTERM or SIGHUP stops them all, then the embedded servers; a child
-that dies stops the rest and the command exits 1. Runs with DEBUG=false (production settings).
+Order: services (devserver.services) → var/local.env secrets → migrate → static files (only
+when they changed) → then at once: fake PAM, web (`jackpot.serve`), Celery worker and beat,
+and the demo data. Once the API is ready and the worker listens, a banner gives the URLs and
+the signed `curl` of a demo ticket. Every line a long-running child prints carries its name;
+each preparation step says how long it took. Ctrl-C, SIGTERM or SIGHUP stops them all, then
+the embedded servers; a child that dies stops the rest and the command exits 1. Runs with
+DEBUG=false (production settings).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
-import secrets
+import shutil
 import signal
 import socket
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-
-from cryptography.fernet import Fernet
 
 from devserver.console import ServiceError, say
 from devserver.paths import CHECKOUT, MANAGE_PY, VAR_DIR
 from devserver.processes import Child, Output, run_foreground, run_step, spawn, stop_children
+from devserver.runstate import run_state_clear, run_state_write, running_services
+from devserver.secrets import local_secrets
 from devserver.services import Services, services_resolve
 
-LOCAL_ENV = VAR_DIR / "local.env"
 MANAGE = [sys.executable, str(MANAGE_PY)]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_GENERATORS: dict[str, Callable[[], str]] = {
-    "SECRET_KEY": lambda: secrets.token_urlsafe(50),
-    "OPERATOR_SECRET_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
-}
+STATIC_STAMP = VAR_DIR / "staticfiles" / ".jackpot-stamp"
+READY_SECONDS = 120.0
 
 
 class StopRequested(Exception):
     """Raised in the main thread when a stop signal arrives."""
 
 
-def local_secrets(path: Path = LOCAL_ENV) -> dict[str, str]:
-    """SECRET_KEY and OPERATOR_SECRET_ENCRYPTION_KEY of this checkout, generated on first use.
-
-    Kept in var/local.env (mode 0600) and reused ever after: operator secrets are stored
-    encrypted with the Fernet key, so a new key would make every stored secret unreadable.
-    A key missing from the file is added; an existing one is never replaced.
-    """
-    text = path.read_text() if path.exists() else ""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not name.lstrip().startswith("#"):
-            values[name.strip()] = value.strip()
-    missing = {name: make() for name, make in _GENERATORS.items() if not values.get(name)}
-    if missing:
-        if not text:
-            text = "# Secrets of this checkout for `make run`, generated once. Keep this file:\n"
-            text += "# stored operator secrets cannot be decrypted without its encryption key.\n"
-        text = text if text.endswith("\n") else text + "\n"
-        text += "".join(f"{name}={value}\n" for name, value in missing.items())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        temporary.replace(path)
-        values.update(missing)
-    return {name: values[name] for name in _GENERATORS}
-
-
 def run_environment(services: Services, local: dict[str, str]) -> dict[str, str]:
     """The environment of every process `run` and `manage` start.
 
     Variables already set win over var/local.env. Cookies are not marked Secure, since `run`
-    serves plain HTTP on 127.0.0.1 (set SESSION_COOKIE_SECURE/CSRF_COOKIE_SECURE to override).
+    serves plain HTTP on 127.0.0.1 (set SESSION_COOKIE_SECURE/CSRF_COOKIE_SECURE to override),
+    and the demo operator's webhook URL is the local fake PAM, an internal address.
     """
     environment = {**os.environ, **services.environment()}
     for name, value in local.items():
@@ -84,12 +57,79 @@ def run_environment(services: Services, local: dict[str, str]) -> dict[str, str]
     environment["DEBUG"] = "false"
     environment.setdefault("SESSION_COOKIE_SECURE", "false")
     environment.setdefault("CSRF_COOKIE_SECURE", "false")
+    environment.setdefault("PAM_ALLOW_PRIVATE_URLS", "true")
     environment["DJANGO_SETTINGS_MODULE"] = "jackpot.settings"
     environment["PYTHONUNBUFFERED"] = "1"  # child lines reach the terminal as they are printed
     return environment
 
 
-# ----------------------------------------------------------------------------- run
+@dataclass(frozen=True)
+class Plan:
+    port: int
+    pam_port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pam_url(self) -> str:
+        return f"http://127.0.0.1:{self.pam_port}/pam"
+
+
+# ----------------------------------------------------------------------------- steps
+def _static_stamp() -> str:
+    """What the collected static files depend on: the locked packages (Django's admin,
+    the API docs) and the engine's templates directory listing."""
+    digest = hashlib.sha256((CHECKOUT / "uv.lock").read_bytes())
+    for path in sorted((CHECKOUT / "jackpot" / "templates").rglob("*")):
+        digest.update(str(path.relative_to(CHECKOUT)).encode())
+    return digest.hexdigest()
+
+
+def _prepare(env: dict[str, str], output: Output, children: list[Child]) -> None:
+    """Migrations, and static files when what they come from changed (collecting and
+    compressing them takes several seconds)."""
+    lines = run_step(
+        "migrate", [*MANAGE, "migrate", "--noinput"], env, output, children, capture=True
+    )
+    applied = [line.strip() for line in lines if line.strip().startswith("Applying")]
+    say(f"migrate: {len(applied)} migration(s) applied" if applied else "migrate: up to date")
+    stamp = _static_stamp()
+    if STATIC_STAMP.exists() and STATIC_STAMP.read_text() == stamp:
+        say("static files: unchanged, not collected again")
+        return
+    static = [*MANAGE, "collectstatic", "--noinput", "--clear"]
+    run_step("static", static, env, output, children, capture=True)
+    STATIC_STAMP.write_text(stamp)
+
+
+def _metrics_directory(role: str) -> str:
+    """A fresh PROMETHEUS_MULTIPROC_DIR per long-running role (its processes add up)."""
+    directory = VAR_DIR / "metrics" / role
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return str(directory)
+
+
+def _start(plan: Plan, env: dict[str, str], output: Output, children: list[Child]) -> Child:
+    """Fake PAM, web, worker and beat, and the demo data meanwhile; returns the seed step."""
+    children.append(spawn("pam", [*MANAGE, "fake_pam", "--port", str(plan.pam_port)], env, output))
+    web_env = {**env, "WEB_BIND": f"127.0.0.1:{plan.port}"}
+    web_env["PROMETHEUS_MULTIPROC_DIR"] = _metrics_directory("web")
+    children.append(spawn("web", [sys.executable, "-m", "jackpot.serve"], web_env, output))
+    celery = [sys.executable, "-m", "celery", "-A", "jackpot", "--quiet"]
+    worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": _metrics_directory("worker")}
+    worker = [*celery, "worker", "-l", "info"]  # WORKER_CONCURRENCY pool processes
+    children.append(spawn("worker", worker, worker_env, output, ready_marker=" ready."))
+    beat = [*celery, "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule")]
+    children.append(spawn("beat", beat, env, output))
+    seed = [*MANAGE, "seed_demo", "--webhook-url", plan.pam_url, "--base-url", plan.base]
+    seeding = spawn("seed", seed, env, output, capture=True)
+    children.append(seeding)
+    return seeding
+
+
 def _http_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own http URL)
@@ -101,6 +141,61 @@ def _http_status(url: str) -> int | None:
         return None
 
 
+def _wait_ready(plan: Plan, children: list[Child], seeding: Child, started: float) -> list[str]:
+    """Until the API is ready (/ready: database and broker answer), the worker listens and
+    the demo data is in; returns the seed's lines. ServiceError if a child dies."""
+    deadline = time.monotonic() + READY_SECONDS
+    seeded: list[str] | None = None
+    while True:
+        for child in children:
+            code = child.process.poll()
+            if code is not None and child is not seeding:
+                raise ServiceError(f"{child.name} exited with code {code}: stopping everything")
+        if seeded is None and seeding.process.poll() is not None:
+            seeding.reader.join()
+            seeded = seeding.captured or []
+            children.remove(seeding)
+            if seeding.process.returncode != 0:
+                raise ServiceError("seed_demo failed:\n" + "\n".join(seeded))
+            say(f"demo data: done after {time.monotonic() - started:.1f} s")
+        worker = next(child for child in children if child.name == "worker")
+        if (
+            seeded is not None
+            and worker.ready.is_set()
+            and _http_status(f"{plan.base}/ready") == 200
+        ):
+            say(f"engine ready {time.monotonic() - started:.1f} s after the start")
+            return seeded
+        if time.monotonic() > deadline:
+            raise ServiceError(f"the engine was not ready after {READY_SECONDS:.0f} s")
+        time.sleep(0.2)
+
+
+def _banner(plan: Plan, services: Services, seeded: list[str], metrics_token: str) -> str:
+    python = os.path.relpath(sys.executable, Path.cwd())
+    curl = [line for line in seeded if line.startswith(("curl ", "  -H", "  --data-raw"))]
+    lines = [
+        "",
+        "Jackpot engine is running (Ctrl-C stops everything):",
+        f"  Operator API  {plan.base}/be/   (docs {plan.base}/be/docs)",
+        f"  Back office   {plan.base}/admin/",
+        f"  Probes        {plan.base}/health  {plan.base}/ready",
+        f"  Metrics       curl -H 'Authorization: Bearer {metrics_token}' {plan.base}/metrics",
+        f"  Fake PAM      {plan.pam_url}",
+        *(f"  {name:<13} {source}" for name, source in services.sources.items()),
+        "",
+        "Place a demo ticket (paste it; its signature is valid for 5 minutes):",
+        "",
+        *curl,
+        "",
+        f"A fresh curl: {python} -m devserver manage seed_demo --base-url {plan.base}",
+        f"A back-office user: {python} -m devserver manage createsuperuser",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- commands
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -111,49 +206,6 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _command_exists(name: str) -> bool:
-    return any(CHECKOUT.glob(f"*/management/commands/{name}.py"))
-
-
-def _banner(base: str, pam_url: str | None, services: Services) -> str:
-    python = os.path.relpath(sys.executable, Path.cwd())
-    lines = [
-        "",
-        "Jackpot engine is running (Ctrl-C stops everything):",
-        f"  Operator API  {base}/be/",
-        f"  Health        {base}/health",
-        f"  Back office   {base}/admin/",
-    ]
-    if _http_status(f"{base}/be/docs") == 200:
-        lines.append(f"  API docs      {base}/be/docs")
-    lines.append(f"  Metrics       {base}/metrics")
-    if pam_url:
-        lines.append(f"  Fake PAM      {pam_url}")
-    lines += [f"  {name:<13} {source}" for name, source in services.sources.items()]
-    lines += [
-        "Create a back-office user (in another terminal):",
-        f"  {python} -m devserver manage createsuperuser",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _supervise(children: list[Child], base: str, banner: Callable[[], str]) -> int:
-    """Watch the children until one exits (returns 1); print the banner once /health answers."""
-    banner_due = True
-    while True:
-        for child in children:
-            code = child.process.poll()
-            if code is not None:
-                say(f"{child.name} exited with code {code}: stopping everything")
-                return 1
-        if banner_due and _http_status(f"{base}/health") == 200:
-            sys.stdout.write(banner() + "\n")
-            sys.stdout.flush()
-            banner_due = False
-        time.sleep(0.5)
-
-
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise StopRequested(signal.Signals(signum).name)
 
@@ -162,32 +214,15 @@ def _still_stopping(_signum: int, _frame: FrameType | None) -> None:
     say("still stopping, please wait")
 
 
-def _start_engine(
-    args: argparse.Namespace, env: dict[str, str], output: Output, children: list[Child]
-) -> None:
-    """Steps after the services: migrate, static files, fake PAM, demo data, then web, worker
-    and beat. Every process started is in `children` while it runs."""
-    base, pam_url = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.pam_port}/pam"
-    run_step("migrate", [*MANAGE, "migrate", "--noinput"], env, output, children)
-    run_step("static", [*MANAGE, "collectstatic", "--noinput"], env, output, children)
-    if args.fake_pam:
-        pam = [*MANAGE, "fake_pam", "--port", str(args.pam_port)]
-        children.append(spawn("pam", pam, env, output))
-    else:
-        say("no fake_pam command in this checkout yet: starting without a fake PAM")
-    if _command_exists("seed_demo"):
-        seed = [*MANAGE, "seed_demo", "--webhook-url", pam_url, "--base-url", base]
-        run_step("seed", seed, env, output, children, raw=True)
-    else:
-        say("no seed_demo command in this checkout yet: no demo data")
-    gunicorn = ["-m", "gunicorn", "-c", str(CHECKOUT / "jackpot" / "gunicorn.conf.py")]
-    gunicorn += ["--bind", f"127.0.0.1:{args.port}", "jackpot.wsgi:application"]
-    children.append(spawn("web", [sys.executable, *gunicorn], env, output))
-    celery = [sys.executable, "-m", "celery", "-A", "jackpot"]
-    worker = [*celery, "worker", "-l", "info"]  # WORKER_CONCURRENCY pool processes
-    children.append(spawn("worker", worker, env, output))
-    beat = [*celery, "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule")]
-    children.append(spawn("beat", beat, env, output))
+def _supervise(children: list[Child]) -> int:
+    """Watch the children until one exits; returns 1 then."""
+    while True:
+        for child in children:
+            code = child.process.poll()
+            if code is not None:
+                say(f"{child.name} exited with code {code}: stopping everything")
+                return 1
+        time.sleep(0.5)
 
 
 def command_run(argv: Sequence[str]) -> int:
@@ -197,19 +232,24 @@ def command_run(argv: Sequence[str]) -> int:
     pam_port = os.environ.get("JACKPOT_FAKE_PAM_PORT", "8765")
     parser.add_argument("--pam-port", type=int, default=pam_port)
     args = parser.parse_args(argv)
-    args.fake_pam = _command_exists("fake_pam")
-    base = f"http://127.0.0.1:{args.port}"
-    pam_url = f"http://127.0.0.1:{args.pam_port}/pam" if args.fake_pam else None
+    plan = Plan(port=args.port, pam_port=args.pam_port)
+    started = time.monotonic()
     children: list[Child] = []
     services: Services | None = None
+    output = Output()
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     try:
-        for port in [args.port, *([args.pam_port] if args.fake_pam else [])]:
+        for port in (plan.port, plan.pam_port):
             if not _port_free(port):
                 raise ServiceError(f"port {port} is in use: pass --port/--pam-port or set PORT")
-        services = resolved = services_resolve()
-        _start_engine(args, run_environment(services, local_secrets()), Output(), children)
-        return _supervise(children, base, lambda: _banner(base, pam_url, resolved))
+        services = services_resolve()
+        env = run_environment(services, local_secrets())
+        run_state_write(env)
+        _prepare(env, output, children)
+        seeding = _start(plan, env, output, children)
+        seeded = _wait_ready(plan, children, seeding, started)
+        output.write(_banner(plan, services, seeded, env["METRICS_TOKEN"]))
+        return _supervise(children)
     except StopRequested as stop:
         say(f"{stop} received: stopping")
         return 0
@@ -219,7 +259,8 @@ def command_run(argv: Sequence[str]) -> int:
     finally:
         for sig in STOP_SIGNALS:
             signal.signal(sig, _still_stopping)
-        stop_children(children)
+        stop_children(children, last=("pam",))
+        run_state_clear()
         if services is not None:
             services.stop()
         for sig, handler in previous.items():
@@ -229,8 +270,16 @@ def command_run(argv: Sequence[str]) -> int:
 
 def command_manage(argv: Sequence[str]) -> int:
     """`manage ARGS`: manage.py with the services and secrets `run` uses, so that e.g.
-    create_operator encrypts with the key the running engine decrypts with."""
-    services = services_resolve()
+    create_operator encrypts with the key the running engine decrypts with. While a
+    `make run` runs, its very database and broker (var/run.env), embedded ones included."""
+    running = None
+    if not (os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL")):
+        running = running_services()
+    if running is not None:
+        say("using the services of the running `make run`")
+        services = Services(database_url=running["DATABASE_URL"], redis_url=running["REDIS_URL"])
+    else:
+        services = services_resolve()
     try:
         return run_foreground([*MANAGE, *argv], run_environment(services, local_secrets()))
     finally:

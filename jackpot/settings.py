@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (offline docs)
     "django_prometheus",
+    "axes",
     "operators",
     "betcards",
     "tickets",
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last but one: it reads the outcome of the login view (django-axes docs).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -100,6 +103,24 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# An outage must be a quick, retryable answer (503 on the API), not a hung request: give up
+# connecting after DB_CONNECT_TIMEOUT_SECONDS (libpq's minimum is 2), drop a connection
+# whose sent data goes unacknowledged for DB_TCP_USER_TIMEOUT_MS (a vanished server), and,
+# where set (the web's compose service), cancel statements after DB_STATEMENT_TIMEOUT_MS.
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    {
+        "connect_timeout": env.int("DB_CONNECT_TIMEOUT_SECONDS", default=2),
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": env.int("DB_TCP_USER_TIMEOUT_MS", default=3000),
+    }
+)
+if env.int("DB_STATEMENT_TIMEOUT_MS", default=0):
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS')}"
+    )
 # Server-side parameter binding with prepared statements: a statement run 5 times on a
 # connection is prepared, so PostgreSQL parses and plans each placement query once per
 # connection instead of once per request, and psycopg sends parameters instead of quoting
@@ -112,6 +133,18 @@ if env.bool("DB_PREPARED_STATEMENTS", default=True):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ----------------------------------------------------------------------------- auth, i18n
+# Back-office logins are throttled by django-axes: after AXES_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is locked out for AXES_COOLOFF_MINUTES (the
+# right password too); staff can unlock it in the admin (Axes > Access attempts).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -152,7 +185,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 if not SECURE_SSL_REDIRECT:
-    # TLS terminates at the proxy in front of gunicorn (docker-compose.yml documents it).
+    # TLS terminates at the proxy in front of the web server (docs/running.md).
     SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 # Operator secret keys are stored encrypted (Fernet). The variable holds one or more
@@ -184,12 +217,27 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jackpot.api.schema.request_bodies_required",
+    ],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
 # Requests larger than this are refused with 413 before parsing (contract § Authentication).
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# The web server (jackpot.serve, jackpot.rsgi): threads per worker process running Django,
+# and how long a client may take to send its body (408 after).
+WEB_THREADS = env.int("WEB_THREADS", default=8)
+REQUEST_BODY_SECONDS = env.float("REQUEST_BODY_SECONDS", default=10.0)
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Prometheus multiprocess mode (jackpot.serve, docker-compose.yml): each process writes its
+# values to files in this directory, and a scrape adds them up. The process that starts a
+# role empties it; any other (a manage.py command, beat) only needs it to exist.
+if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
+    Path(env.str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 
 # ----------------------------------------------------------------------------- engine rules
 SIGNATURE_MAX_SKEW_SECONDS = env.int("SIGNATURE_MAX_SKEW_SECONDS", default=300)
@@ -198,6 +246,10 @@ TICKET_SOURCES = env.list(
     default=["desktop", "mobile", "android", "iphone", "ussd", "sms", "telegram", "app", "retail"],
 )
 TICKET_CODE_ATTEMPTS = env.int("TICKET_CODE_ATTEMPTS", default=5)
+# Webhook URLs on loopback, link-local or private addresses (the engine's own network) are
+# refused unless allowed; allowed by default only with DEBUG on (make run and tests allow
+# them for the local fake PAM).
+PAM_ALLOW_PRIVATE_URLS = env.bool("PAM_ALLOW_PRIVATE_URLS", default=DEBUG)
 PAM_CONNECT_TIMEOUT_SECONDS = env.float("PAM_CONNECT_TIMEOUT_SECONDS", default=3.0)
 PAM_READ_TIMEOUT_SECONDS = env.float("PAM_READ_TIMEOUT_SECONDS", default=10.0)
 PAM_RETRY_BASE_SECONDS = env.float("PAM_RETRY_BASE_SECONDS", default=2.0)
@@ -283,6 +335,12 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # One line per request; the webhook attempt log already says the same, structured.
         "httpx": {"level": "WARNING"},
+        # django-axes logs every login at INFO; lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+        # Celery's own "Task ... received/succeeded" lines: our `pam_webhook_attempt` event
+        # says the same, structured (CELERY_TASK_LOG_LEVEL=INFO brings them back).
+        "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+        "celery.worker.strategy": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
     },
 }
 # structlog events (webhook deliveries, docs/webhooks.md) go through the stdlib handler

@@ -1,14 +1,9 @@
-"""URL wiring: the operator API under /be/, the back office under /admin/, metrics."""
+"""URL wiring: the operator API under /be/, the back office under /admin/, probes, metrics."""
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-
-def health(request: HttpRequest) -> JsonResponse:
-    """Liveness probe: answers without touching the database."""
-    return JsonResponse({"status": "ok"})
-
+from jackpot import probes
 
 # The back office (docs/back-office.md): named for its users, full width for wide lists.
 admin.site.site_header = "Jackpot back office"
@@ -19,6 +14,8 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("be/", include("tickets.api.urls")),
     path("admin/", admin.site.urls),
-    path("health", health, name="health"),
-    path("", include("django_prometheus.urls")),
+    path("health", probes.health, name="health"),
+    path("ready", probes.ready, name="ready"),
+    path("metrics", probes.metrics, name="metrics"),
 ]
+handler500 = "jackpot.api.exceptions.server_error"

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn serves `jackpot.wsgi:application`)."""
+"""WSGI entry point: Django's application, which jackpot.rsgi serves under granian."""
 
 import os
 

@@ -35,7 +35,12 @@ from jackpot.admin_support import (
 from jackpot.core import clock
 from operators.models import Operator
 from operators.pam import PamAnswer, pam_post
-from operators.services import operator_create, operator_rotate_secret
+from operators.services import (
+    OperatorInvalid,
+    operator_create,
+    operator_rotate_secret,
+    webhook_url_valid,
+)
 
 SECRET_PLACEHOLDER = "••• (rotate to get a new one)"  # noqa: S105 - a label, not a key
 SECRET_ONCE_TEMPLATE = "admin/operators/operator/secret_once.html"  # noqa: S105 - a template path
@@ -115,7 +120,14 @@ class OperatorForm(ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in ("ext_percent", "wht_percent", "aff_comm_percent"):
-            self.fields[name].validators.extend(_PERCENT_VALIDATORS)
+            if name in self.fields:  # a clerk's read-only form has no editable fields
+                self.fields[name].validators.extend(_PERCENT_VALIDATORS)
+
+    def clean_webhook_url(self) -> str:
+        try:
+            return webhook_url_valid(self.cleaned_data["webhook_url"])
+        except OperatorInvalid as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @admin.register(Operator)

@@ -23,6 +23,7 @@ from enum import StrEnum
 import httpx
 from django.conf import settings
 
+from operators.addresses import internal_address_refused
 from operators.models import Operator
 from operators.signing import signature
 
@@ -69,14 +70,10 @@ def pam_post(
     """POST `body` (already compact JSON) to the operator's webhook URL, signed. Never raises
     for network or HTTP problems: they come back as a `retryable` or `refused` answer."""
     if not operator.webhook_url:
-        return PamAnswer(
-            outcome=PamOutcome.RETRYABLE,
-            http_status=None,
-            latency_ms=0,
-            error="operator has no webhook URL",
-            excerpt="",
-            player_id=None,
-        )
+        return _not_sent("operator has no webhook URL")
+    address = internal_address_refused(operator.webhook_url)
+    if address is not None:
+        return _not_sent(f"webhook URL points at the internal address {address}")
     timestamp = str(int(time.time()))
     headers = {
         "content-type": "application/json",
@@ -101,6 +98,17 @@ def pam_post(
             player_id=None,
         )
     return _answer_from(response, latency_ms=_elapsed_ms(started))
+
+
+def _not_sent(error: str) -> PamAnswer:
+    return PamAnswer(
+        outcome=PamOutcome.RETRYABLE,
+        http_status=None,
+        latency_ms=0,
+        error=error,
+        excerpt="",
+        player_id=None,
+    )
 
 
 def _answer_from(response: httpx.Response, *, latency_ms: int) -> PamAnswer:

@@ -11,11 +11,13 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 
 from jackpot.core.money import to_decimal
+from operators.addresses import internal_address
 from operators.models import ExciseType, Operator
 from operators.secrets import generate_secret_key
 
@@ -59,7 +61,7 @@ def operator_create(
     """
     operator = Operator(
         name=_valid_name(name),
-        webhook_url=_valid_webhook_url(webhook_url),
+        webhook_url=webhook_url_valid(webhook_url),
         timezone=_valid_timezone(timezone),
         ext_percent=_valid_percent("ext", ext_percent),
         ext_type=_valid_ext_type(ext_type),
@@ -91,7 +93,7 @@ def operator_rotate_secret(*, operator: Operator) -> str:
 
 def operator_webhook_url_set(*, operator: Operator, webhook_url: str) -> None:
     """Point the operator's PAM webhooks at `webhook_url` ("" for none); raises OperatorInvalid."""
-    operator.webhook_url = _valid_webhook_url(webhook_url)
+    operator.webhook_url = webhook_url_valid(webhook_url)
     operator.save(update_fields=["webhook_url", "updated_at"])
 
 
@@ -104,7 +106,9 @@ def _valid_name(name: str) -> str:
     return name
 
 
-def _valid_webhook_url(url: str) -> str:
+def webhook_url_valid(url: str) -> str:
+    """The URL as stored ("" for none), or OperatorInvalid: not http(s), too long, or (in
+    production) pointing at an internal address (`operators.addresses`)."""
     if not url:
         return ""
     try:
@@ -113,6 +117,13 @@ def _valid_webhook_url(url: str) -> str:
         raise OperatorInvalid(f"webhook URL {url!r} is not an http(s) URL") from None
     if len(url) > 500:
         raise OperatorInvalid("webhook URL is longer than 500 characters")
+    if not settings.PAM_ALLOW_PRIVATE_URLS:
+        address = internal_address(url)
+        if address is not None:
+            raise OperatorInvalid(
+                f"webhook URL {url!r} points at the internal address {address}; a PAM must "
+                "be reachable on a public address (PAM_ALLOW_PRIVATE_URLS allows internal ones)"
+            )
     return url
 
 

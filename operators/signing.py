@@ -24,6 +24,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def signature_matches(secret: str, timestamp: str, body: bytes, candidate: str) -> bool:
-    """Constant-time comparison of a received signature with the expected one."""
+    """Constant-time comparison of a received signature with the expected one, exactly as
+    the contract writes it: lower-case hex (an upper-case or padded one does not match)."""
     expected = signature(secret, timestamp, body)
-    return hmac.compare_digest(expected.encode(), candidate.strip().lower().encode())
+    return hmac.compare_digest(expected.encode(), candidate.encode())

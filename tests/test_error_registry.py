@@ -100,6 +100,7 @@ def test_schema_response_fields_are_the_contracts(schema, client):
     ok = schema["paths"]["/be/tickets"]["post"]["responses"]["200"]
     properties = ok["content"]["application/json"]["schema"]["properties"]
     assert list(properties) == CONTRACT_FIELDS
+    assert schema["paths"]["/be/tickets"]["post"]["requestBody"]["required"] is True
     request = schema["paths"]["/be/tickets"]["post"]["requestBody"]["content"]["application/json"]
     assert request["schema"]["required"] == [
         "operator", "token", "price", "currency", "source", "type", "odds_diff", "events",

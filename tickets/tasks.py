@@ -111,14 +111,15 @@ def betcard_resettle_task(
 
 
 # ----------------------------------------------------------------------------- metrics
-# Worker metrics: a worker has no web server, so with WORKER_METRICS_PORT set each prefork
-# pool process serves its own counters on WORKER_METRICS_PORT + its index (0, 1, ...); a
-# solo or threads pool serves them from the main process on WORKER_METRICS_PORT.
+# A worker has no web server: with WORKER_METRICS_PORT set it serves Prometheus metrics
+# itself. With PROMETHEUS_MULTIPROC_DIR set (docker-compose.yml, make run) the main process
+# serves the pool processes' counters added up; without it each prefork pool process
+# serves its own on WORKER_METRICS_PORT + its index (0, 1, ...).
 
 
 @worker_process_init.connect
 def _serve_pool_process_metrics(**kwargs: Any) -> None:
-    if settings.WORKER_METRICS_PORT:
+    if settings.WORKER_METRICS_PORT and not metrics.multiprocess_mode():
         from billiard.process import current_process
 
         index = getattr(current_process(), "index", 0)
@@ -131,7 +132,7 @@ def _serve_pool_process_metrics(**kwargs: Any) -> None:
 def _serve_main_process_metrics(sender: Any = None, **kwargs: Any) -> None:
     pool_cls = getattr(getattr(sender, "controller", None), "pool_cls", None)
     is_prefork = isinstance(pool_cls, type) and issubclass(pool_cls, PreforkPool)
-    if settings.WORKER_METRICS_PORT and not is_prefork:
+    if settings.WORKER_METRICS_PORT and (metrics.multiprocess_mode() or not is_prefork):
         metrics.worker_metrics_serve(
             port=settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_ADDR
         )

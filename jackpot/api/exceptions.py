@@ -9,14 +9,26 @@ Maps by base class, so it never imports an app:
   `{"detail": [{"loc": ["body", "events", 2, "odds"], "msg": "...", "type": "..."}]}` naming
   every bad field (`RequestInvalid` carries that list ready-made; any other DRF
   ValidationError is flattened into it);
-- everything else (403 authentication, 413, 405...) → DRF's default `{"detail": "..."}`.
+- a database or broker outage → **503** `{"detail": "..."}` with `Retry-After` (the operator's
+  client retries; nothing was lost: a write either committed or did not happen);
+- DRF's own errors (403 authentication, 413, 405...) → DRF's default `{"detail": "..."}`;
+- anything else → a logged **500** `{"detail": "..."}`, never an HTML page.
+
+`server_error` does the same for what fails outside a view (Django's `handler500`).
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+import kombu.exceptions
+import redis
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.response import Response
@@ -24,7 +36,21 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from jackpot.core.errors import ContractError, IdempotencyKeyReused, TicketNotFound
 
+log = logging.getLogger(__name__)
+
 Loc = list[str | int]
+API_PREFIXES = ("/be/", "/bc/")
+OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+"""Errors that mean a service the engine needs is unreachable or too slow right now."""
+RETRY_AFTER_SECONDS = 1
+UNAVAILABLE = "The service is briefly unavailable (database or broker); retry shortly."
+INTERNAL = "Internal error; nothing was written twice. Retry, or contact the engine's staff."
 
 HTTP_STATUS: dict[type[ContractError], int] = {
     TicketNotFound: status.HTTP_404_NOT_FOUND,
@@ -67,7 +93,35 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         return _unprocessable([{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}])
     if isinstance(exc, ValidationError):
         return _unprocessable(list(_flatten(exc.detail, ["body"])))
-    return drf_exception_handler(exc, dict(context))
+    response = drf_exception_handler(exc, dict(context))  # APIException, Http404, denied
+    if response is not None:
+        return response
+    body, status_code, headers = _failure(exc)
+    return Response(body, status=status_code, headers=headers)
+
+
+def _failure(exc: BaseException | None) -> tuple[dict[str, str], int, dict[str, str]]:
+    """The JSON answer to an error that is not the request's fault: 503 with Retry-After for
+    an outage, else a 500 (logged)."""
+    if isinstance(exc, OUTAGES):
+        log.warning("api_service_unavailable: %s: %s", type(exc).__name__, exc)
+        return (
+            {"detail": UNAVAILABLE},
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("api_unexpected_error", exc_info=exc)
+    return {"detail": INTERNAL}, status.HTTP_500_INTERNAL_SERVER_ERROR, {}
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`, for what fails outside a view: JSON on the operator APIs, as the
+    exception handler answers (Django calls it while handling the exception), and Django's
+    page elsewhere."""
+    if not request.path.startswith(API_PREFIXES):
+        return defaults.server_error(request)
+    body, status_code, headers = _failure(sys.exc_info()[1])
+    return JsonResponse(body, status=status_code, headers=headers)
 
 
 def _unprocessable(errors: list[FieldError]) -> Response:

@@ -11,9 +11,10 @@ The body is read once and kept in `request.META` so the signature check, the ope
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, Final
 
-import orjson
+import msgspec
 from django.conf import settings
 from django.http import HttpRequest
 from rest_framework import status
@@ -38,7 +39,7 @@ def raw_body(request: HttpRequest) -> bytes:
     """The request body, read at most once and never beyond `MAX_REQUEST_BODY_BYTES` + 1.
 
     A declared `Content-Length` above the limit is refused without reading anything. A
-    chunked body (no `Content-Length`; the WSGI server, e.g. gunicorn, de-chunks
+    chunked body (no `Content-Length`; the web server, jackpot.rsgi, de-chunks
     `wsgi.input`) is read in pieces and refused as soon as it passes the limit. A request
     with neither has no body (HTTP/1.1 § 3.3.3).
     """
@@ -71,15 +72,23 @@ def _read_limited(stream: Any, limit: int) -> bytes:
             raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
 
 
+# Numbers with a fraction or an exponent are read as Decimal from their text, never through a
+# float: "2.5500000000000001" has 16 decimals however close to 2.55 its float would be.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def json_body(request: HttpRequest) -> object:
-    """The body parsed as strict JSON (RFC 8259): NaN/Infinity, invalid UTF-8, lone
-    surrogates and nesting deeper than 1024 are refused with ParseError (→ 422)."""
+    """The body parsed as strict JSON (RFC 8259), numbers with a fraction as Decimal: NaN,
+    Infinity, invalid UTF-8, lone surrogates and nesting too deep to read are refused with
+    ParseError (→ 422)."""
     parsed: tuple[bool, object] | None = request.META.get(_JSON_BODY)
     if parsed is None:
         try:
-            parsed = (True, orjson.loads(raw_body(request)))
-        except orjson.JSONDecodeError as error:
+            parsed = (True, _DECODER.decode(raw_body(request)))
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
             parsed = (False, f"Invalid JSON: {error}")
+        except RecursionError:
+            parsed = (False, "Invalid JSON: nested too deep")
         request.META[_JSON_BODY] = parsed
     ok, value = parsed
     if not ok:

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 
 from devserver.embedded import postgres_start, redis_start
 from devserver.processes import run_foreground
-from devserver.runner import local_secrets
+from devserver.secrets import local_secrets
 from devserver.services import services_resolve
 
 

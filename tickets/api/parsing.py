@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-import orjson
+import msgspec
 from django.conf import settings
 
 from jackpot.api.exceptions import FieldError, Loc, RequestInvalid
@@ -124,10 +124,10 @@ class _Checker:
     def number(
         self, value: Any, loc: Loc, *, maximum: Decimal, positive: bool, places: int | None
     ) -> Decimal | None:
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, int | Decimal) or isinstance(value, bool):
             self.fail(loc, "Input should be a valid number", "number_type")
             return None
-        number = to_decimal(value)  # strict JSON parsing already refused NaN and Infinity
+        number = to_decimal(value)  # read exactly from the JSON text (jackpot.api.requests)
         if positive and number <= 0:
             self.fail(loc, "Input should be greater than 0", "greater_than")
         elif number < 0:
@@ -300,7 +300,21 @@ def _bonus_prizes(check: _Checker, data: dict[str, Any]) -> tuple[int, ...] | No
     return tuple(prize for prize in prizes if prize is not None)
 
 
+_CANONICAL = msgspec.json.Encoder(order="sorted", decimal_format="number")
+
+
 def order_fingerprint(data: object) -> str:
-    """SHA-256 of the body's content (keys sorted, white space and key order ignored), so
-    an idempotent retry matches however the client formats it."""
-    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """SHA-256 of the body's content (keys sorted, white space and key order ignored, a
+    number as its value: 2.55 and 2.550 alike), so an idempotent retry matches however the
+    client formats it."""
+    return hashlib.sha256(_CANONICAL.encode(_numbers_as_values(data))).hexdigest()
+
+
+def _numbers_as_values(data: object) -> object:
+    if isinstance(data, Decimal):
+        return data.normalize()
+    if isinstance(data, dict):
+        return {key: _numbers_as_values(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_numbers_as_values(item) for item in data]
+    return data

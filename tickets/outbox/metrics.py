@@ -1,8 +1,10 @@
 """Prometheus counters of the outbox and of webhook delivery (docs/webhooks.md § Metrics).
 
-They live in the default registry: the web process exposes them at /metrics through
-django-prometheus (there only the after-commit kicks move), the worker through
-`worker_metrics_serve` when `WORKER_METRICS_PORT` is set (one port per pool process).
+The web processes expose them at /metrics (jackpot.probes; there only the wakes move), the
+worker through `worker_metrics_serve` when `WORKER_METRICS_PORT` is set. With
+`PROMETHEUS_MULTIPROC_DIR` set, prometheus_client's multiprocess mode adds up every
+process's values (each writes them to a file there), so a scrape says the same whichever
+process answers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ from __future__ import annotations
 import os
 
 import structlog
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -58,21 +68,31 @@ SWEPT = Counter(
 DUE = Gauge(
     "jackpot_pam_outbox_due",
     "Overdue deliveries (not in flight) the last sweep found: handed out plus left for later",
+    multiprocess_mode="mostrecent",
 )
 
 
 _serving_in: set[int] = set()  # process ids already serving (one server per process)
 
 
+def multiprocess_mode() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
 def worker_metrics_serve(*, port: int, addr: str) -> None:
-    """Serve this process's metrics over HTTP on `addr:port` (a worker has no web server).
+    """Serve the metrics over HTTP on `addr:port` (a worker has no web server): every pool
+    process's added up in multiprocess mode, else this process's.
 
     Once per process: Celery may send both signals that call this to the same process.
     """
     if os.getpid() in _serving_in:
         return
+    registry = REGISTRY
+    if multiprocess_mode():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     try:
-        start_http_server(port, addr=addr)
+        start_http_server(port, addr=addr, registry=registry)
     except OSError as exc:
         log.warning("worker_metrics_port_unavailable", port=port, error=str(exc))
         return

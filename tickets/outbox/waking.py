@@ -11,7 +11,7 @@ ids that arrive within `GATHER_SECONDS` into one message; ids after a quiet spel
 once. With Redis down a publish fails after one connection try, and publishing pauses for
 `PAUSE_SECONDS` (a circuit breaker): placement stays fast, the sweep sends the rows later.
 
-All of it is one object per process, `Waker`; a forked child (a gunicorn or Celery pool
+All of it is one object per process, `Waker`; a forked child (a web or Celery pool
 process) starts with a fresh one (`os.register_at_fork`), never with its parent's thread.
 """
 

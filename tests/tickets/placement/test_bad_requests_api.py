@@ -202,7 +202,7 @@ def test_every_bad_field_is_listed_with_its_location(client, acme):
         ({"price": 0}, ["body", "price"], "greater_than_equal"),
         ({"price": -500}, ["body", "price"], "greater_than_equal"),
         ({"price": 10**16}, ["body", "price"], "less_than_equal"),
-        ({"price": 10**30}, ["body", "price"], "int_type"),  # parsed as a float
+        ({"price": 10**30}, ["body", "price"], "less_than_equal"),  # read exactly, not as a float
         ({"price": 500.0}, ["body", "price"], "int_type"),
         ({"token": "t" * 256}, ["body", "token"], "string_too_long"),
         ({"token": "nul\u0000byte"}, ["body", "token"], "string_pattern_mismatch"),
@@ -226,6 +226,40 @@ def test_out_of_range_values_are_422(client, acme, changes, loc, kind):
     errors = _errors(signed_post(client, acme, PATH, sample_request(**changes)))
 
     assert [(error["loc"], error["type"]) for error in errors] == [(loc, kind)]
+
+
+@pytest.mark.parametrize("odds", ["2.5500000000000001", "2.5500", "1.0000"])
+def test_odds_with_more_than_three_decimals_are_422_whatever_their_float(client, acme, odds):
+    # given: the first event's odds written with more decimals than allowed, although the
+    # float of "2.5500000000000001" is 2.55 exactly
+    raw = compact(sample_request())
+    first = raw.index(b'"odds":') + len(b'"odds":')
+    end = raw.index(b"}", first)
+    body = raw[:first] + odds.encode() + raw[end:]
+
+    # when
+    errors = _errors(signed_post(client, acme, PATH, body))
+
+    # then
+    assert [(error["loc"], error["type"]) for error in errors] == [
+        (["body", "events", 0, "odds"], "decimal_max_places")
+    ]
+
+
+def test_odds_with_three_decimals_and_an_exponent_are_read_exactly(client, acme):
+    raw = compact(sample_request())
+    first = raw.index(b'"odds":') + len(b'"odds":')
+    end = raw.index(b"}", first)
+    submitted = raw[first:end].decode()  # e.g. 2.55, sent as 255e-2
+    body = (
+        raw[:first]
+        + f"{submitted.replace('.', '')}e-{len(submitted.split('.')[1])}".encode()
+        + raw[end:]
+    )
+
+    response = signed_post(client, acme, PATH, body)
+
+    assert response.status_code == 200, response.content
 
 
 def test_unicode_strings_are_accepted_and_returned(client, acme):

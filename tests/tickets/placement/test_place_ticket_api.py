@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.utils import timezone
 
 from betcards.models import Bet, BetcardStatus, BookmakerEvent, Event, Market, Team
@@ -379,9 +379,12 @@ def test_ticket_selections_and_webhook_are_written_together_or_not_at_all(client
     monkeypatch.setattr(write, "pending_row", refused_row)
 
     # when
-    with pytest.raises(IntegrityError, match="delivery_status_valid"):
-        signed_post(client, sample.operator, "/be/tickets", sample_request())
+    response = signed_post(client, sample.operator, "/be/tickets", sample_request())
 
+    # then the operator gets a JSON 500, not an HTML page
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
     # then the ticket and its selections were rolled back with it
     assert not Ticket.objects.exists()
     assert not Selection.objects.exists()

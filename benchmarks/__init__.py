@@ -1,0 +1,1 @@
+"""Benchmark scripts (not imported by the engine); figures in docs/performance.md."""

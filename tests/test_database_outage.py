@@ -1,0 +1,102 @@
+"""A database outage under a steady placement load (contract: operators get an answer
+their client can act on): while PostgreSQL cannot be reached the API answers 503 JSON with
+Retry-After, quickly, never an HTML page or a 500; when it is back, placements resume and no
+ticket that was answered 200 is missing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from django.db import connection
+
+from tests.support.api import compact, signed_headers
+from tests.support.proxy import TcpProxy
+from tests.support.sample import sample_request, sample_setup
+from tests.support.web import WebServer
+from tickets.models import Ticket
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float
+    status: int
+    seconds: float
+    content_type: str
+    retry_after: str | None
+    body: dict[str, object]
+
+
+def place_steadily(url: str, operator, stop: threading.Event, answers: list[Answer]) -> None:
+    started = time.monotonic()
+    number = 0
+    with httpx.Client(timeout=15) as client:
+        while not stop.is_set():
+            number += 1
+            body = compact(sample_request(token=f"steady-{number}"))
+            headers = {"content-type": "application/json", **signed_headers(operator, body)}
+            sent = time.monotonic()
+            response = client.post(f"{url}/be/tickets", content=body, headers=headers)
+            content_type = response.headers.get("content-type", "")
+            answers.append(
+                Answer(
+                    at=sent - started,
+                    status=response.status_code,
+                    seconds=time.monotonic() - sent,
+                    content_type=content_type,
+                    retry_after=response.headers.get("retry-after"),
+                    body=response.json() if "json" in content_type else {},
+                )
+            )
+            time.sleep(0.02)
+
+
+def test_an_outage_is_a_quick_503_with_retry_after_and_nothing_is_lost():
+    # given: the sample card, and the web server reaching PostgreSQL through a proxy
+    sample = sample_setup()
+    name = connection.settings_dict["NAME"]
+    with (
+        TcpProxy(connection.get_connection_params()) as proxy,
+        WebServer(database_url=proxy.database_url(name), env={"WEB_THREADS": "4"}) as server,
+    ):
+        answers: list[Answer] = []
+        stop = threading.Event()
+        load = threading.Thread(
+            target=place_steadily, args=(server.url, sample.operator, stop, answers)
+        )
+        load.start()
+        try:
+            # when: the database goes away for 2 s under load, then comes back
+            time.sleep(1.5)
+            proxy.down()
+            time.sleep(1.0)
+            readiness = httpx.get(f"{server.url}/ready", timeout=5)
+            liveness = httpx.get(f"{server.url}/health", timeout=5)
+            time.sleep(1.0)
+            proxy.up()
+            time.sleep(2.0)
+        finally:
+            stop.set()
+            load.join(timeout=30)
+
+    # then: the probes told it apart: alive, not ready
+    assert liveness.status_code == 200
+    assert readiness.status_code == 503
+    assert readiness.json() == {"status": "unavailable", "database": "down", "broker": "ok"}
+    # and answers during the outage were 503 JSON with Retry-After, each within ~a second
+    outage = [a for a in answers if a.status != 200]
+    assert outage, "no request met the outage"
+    assert {a.status for a in outage} == {503}
+    assert all(a.content_type == "application/json" for a in outage)
+    assert all(a.retry_after == "1" for a in outage)
+    assert all(set(a.body) == {"detail"} for a in outage)
+    assert max(a.seconds for a in outage) < 1.5
+    # placements resumed once it was back, and every ticket answered 200 exists
+    assert answers[-1].status == 200
+    placed = [a.body["id"] for a in answers if a.status == 200]
+    assert Ticket.objects.filter(pk__in=placed).count() == len(placed) > 10
