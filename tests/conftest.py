@@ -12,6 +12,8 @@ from pytest_django import DjangoDbBlocker
 
 from tests.support.pam import ScriptedPam
 
+pytest_plugins = ["tests.support.staff"]
+
 
 def pytest_configure() -> None:
     # WhiteNoise warns (an error under filterwarnings) when STATIC_ROOT is missing, which it

@@ -22,9 +22,9 @@ from django.db import connection
 from pytest_django.live_server_helper import LiveServer
 
 from operators.models import Operator
-from tests.admin.conftest import staff_user
 from tests.support.api import compact, signed_headers
 from tests.support.pam import ScriptedPam
+from tests.support.staff import staff_user
 from tests.support.worker import CeleryWorker, RedisServer, celery_broker, free_port
 from tickets.models import DeliveryStatus, WebhookDelivery
 

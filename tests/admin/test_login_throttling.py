@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.admin.conftest import PASSWORD
+from tests.support.staff import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
