@@ -16,11 +16,17 @@ What it does (docs/performance.md has the figures and how to read them):
    for --duration seconds after a warm-up, and then runs the baseline: the same statements
    a placement runs, as one psycopg transaction with prepared statements, at the same
    concurrency;
-4. prints tickets/s, median and p99 latency, queries per request, the load generator's CPU
-   and the engine/baseline ratio; exits 1 on any error or timeout.
+   Beside each level's placements, the Bet Card API's card read is run at the same
+   concurrency: GET /bc/jackpots/{code} of the 13-event card (3 markets x 3 bets each),
+   once plain (200 and the body) and once as a poller holding the current ETag (304);
+4. prints requests/s, median and p99 latency, queries per request, the load generator's CPU,
+   the server's and PostgreSQL's CPU per request, the engine/baseline ratio and each card
+   read's server CPU as a share of a placement's; a CPU calibration figure before and after;
+   exits 1 on any error or timeout.
 
     python -m devserver exec -- python benchmarks/place_ticket.py \\
         [--concurrency 1,8,32] [--duration 10] [--existing-tickets 0|1000000] [--port 18700]
+        [--no-card-reads] [--no-baseline]
 
 The server is tuned through its variables (WEB_WORKERS, WEB_THREADS; GUNICORN_WORKERS,
 GUNICORN_THREADS), which this script passes through.
@@ -61,6 +67,10 @@ EVENTS = 13
 FIRST_EVENT = 970_001  # events, markets (id * 10) and bets (id * 10 + 0/1/2) of the card
 HOME_TEAM, AWAY_TEAM = 970_001, 970_002
 ODDS = Decimal("2.15")
+EXTRA_MARKETS = (
+    ("Both teams score", ("Yes", "No", "Void")),
+    ("Goals 2.5", ("Over", "Under", "Exact")),
+)
 PRICE, PRIZE, BONUS = 5_000, 100_000_000, [10_000_000, 1_000_000]
 # Seeded tickets have ids time-prefixed before 2025-01-01; tickets placed by a run come after.
 SEED_EPOCH = 1_704_067_200  # 2024-01-01
@@ -174,6 +184,17 @@ def fixtures_prepare(existing_tickets: int) -> dict[str, Any]:
                     id=event_id * 10 + offset,
                     defaults={"market": market, "name": name, "odds": ODDS},
                 )
+            # Two more markets of three bets (the card the Bet Card API serves: 13 x 3 x 3).
+            for number, (name, bets) in enumerate(EXTRA_MARKETS, start=1):
+                extra, _ = Market.objects.update_or_create(
+                    id=event_id * 10 + number,
+                    defaults={"event": event, "name": name, "is_blocked": False},
+                )
+                for offset, bet_name in enumerate(bets):
+                    Bet.objects.update_or_create(
+                        id=extra.pk * 100 + offset,
+                        defaults={"market": extra, "name": bet_name, "odds": ODDS + offset},
+                    )
             BetcardEvent.objects.get_or_create(
                 betcard=card, event=event, defaults={"position": position}
             )
@@ -527,18 +548,50 @@ def _engine_client(
     port: int, info: dict[str, Any], tag: str, window: tuple[float, float], out: ClientResult
 ) -> None:
     """Placements over one keep-alive connection until the window's end."""
-    measure_from, deadline = window
     template = order_bytes(info["order"], "@TOKEN@")
     prefix, suffix = template.split(b"@TOKEN@")
+
+    def placement(number: int) -> tuple[str, str, bytes, dict[str, str]]:
+        body = prefix + f"{tag}-{number}".encode() + suffix
+        return "POST", "/be/tickets", body, signed_headers(info["operator"], info["secret"], body)
+
+    _http_client(port, placement, 200, window, out)
+
+
+def _card_client(
+    port: int, info: dict[str, Any], tag: str, window: tuple[float, float], out: ClientResult
+) -> None:
+    """GET /bc/jackpots/{code} of the 13 x 3 x 3 card until the window's end; with
+    `info["etag"]`, as a poller holding the current answer (If-None-Match: 304)."""
+    path = f"/bc/jackpots/{CARD_CODE}"
+    etag = info.get("etag")
+
+    def read(_number: int) -> tuple[str, str, bytes, dict[str, str]]:
+        headers = signed_headers(info["operator"], info["secret"], b"")
+        if etag:
+            headers["If-None-Match"] = etag
+        return "GET", path, b"", headers
+
+    _http_client(port, read, 304 if etag else 200, window, out)
+
+
+def _http_client(
+    port: int,
+    request: Any,
+    expected: int,
+    window: tuple[float, float],
+    out: ClientResult,
+) -> None:
+    """`request(n)` (method, path, body, headers) over one keep-alive connection until the
+    window's end; answers other than `expected` are errors."""
+    measure_from, deadline = window
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     number = 0
     while (started := time.monotonic()) < deadline:
         number += 1
-        body = prefix + f"{tag}-{number}".encode() + suffix
+        method, path, body, headers = request(number)
         try:
-            conn.request(
-                "POST", "/be/tickets", body, signed_headers(info["operator"], info["secret"], body)
-            )
+            conn.request(method, path, body or None, headers)
             response = conn.getresponse()
             content = response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -548,7 +601,7 @@ def _engine_client(
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
             continue
         finished = time.monotonic()
-        if response.status != 200:
+        if response.status != expected:
             out.errors += 1
             out.error_samples.append(f"{response.status} {content[:300]!r}")
             continue
@@ -599,13 +652,21 @@ def _baseline_client(
         time.sleep(0.5)
 
 
+CLIENTS = {
+    "engine": _engine_client,
+    "card": _card_client,
+    "card304": _card_client,
+    "baseline": _baseline_client,
+}
+
+
 def load_process(
     kind: str, threads: int, target: Any, info: dict[str, Any], tag: str, pipe: Any
 ) -> None:
     """One load process: `threads` clients, each with its own connection."""
     pipe.send("ready")
     window = pipe.recv()
-    client = _engine_client if kind == "engine" else _baseline_client
+    client = CLIENTS[kind]
     results = [ClientResult() for _ in range(threads)]
     workers = [
         threading.Thread(target=client, args=(target, info, f"{tag}.{i}", window, results[i]))
@@ -879,7 +940,7 @@ def _port_open(port: int) -> bool:
 
 
 def profile_start(
-    server_pid: int, directory: Path, level: int, seconds: float
+    server_pid: int, directory: Path, name: str, seconds: float
 ) -> subprocess.Popen[bytes]:
     """py-spy (dev dependency) sampling every web server process for the whole level.
 
@@ -903,7 +964,7 @@ def profile_start(
         "--format",
         "raw",
         "--output",
-        str(directory / f"engine-c{level}.folded"),
+        str(directory / f"{name}.folded"),
     ]
     profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # attach before the load starts
@@ -934,14 +995,46 @@ def row(result: LevelResult) -> str:
 
 
 HEADER = (
-    f"{'what':<8} {'conc':>4} {'tickets/s':>10} {'median ms':>9} {'p99 ms':>9} {'queries':>8}"
+    f"{'what':<8} {'conc':>4} {'req/s':>10} {'median ms':>9} {'p99 ms':>9} {'queries':>8}"
     f" {'errors':>6} {'client CPU':>10} {'srv CPU':>8} {'db CPU':>8} {'load':>6}"
 )
 LEGEND = (
     "latency per request as the client sees it; queries: SQL statements Django ran per"
     " request (X-Queries; BEGIN/COMMIT not counted); client CPU: load generator, % of one"
-    " core; srv CPU / db CPU: ms of CPU per ticket in the web server / in PostgreSQL backends"
+    " core; srv CPU / db CPU: ms of CPU per request in the web server / in PostgreSQL backends;"
+    " engine: a 13-event placement; card: GET /bc/jackpots/{code} (13 events x 3 markets x 3"
+    " bets), card304: the same with a current If-None-Match; baseline: placement in raw SQL"
 )
+READS_LEGEND = (
+    "card reads against the placements of the same level: server CPU per request as a share of"
+    " a placement's (targets: card <= 1/3, card304 <= 1/10), p99 against placement's median"
+)
+
+
+def read_summary(placement: LevelResult, read: LevelResult) -> str:
+    cpu_share = read.per_ticket_ms(read.server_cpu) / placement.per_ticket_ms(placement.server_cpu)
+    return (
+        f"{read.kind:<8} {read.concurrency:>4}  server CPU {cpu_share:>6.1%} of a placement's;"
+        f" p99 {read.percentile(0.99):.2f} ms vs placement median {placement.median:.2f} ms"
+    )
+
+
+def card_etag(port: int, info: dict[str, Any]) -> str:
+    """The card's current ETag, as a poller would hold it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+    try:
+        conn.request(
+            "GET",
+            f"/bc/jackpots/{CARD_CODE}",
+            headers=signed_headers(info["operator"], info["secret"], b""),
+        )
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"GET /bc/jackpots/{CARD_CODE}: {response.status}")
+        return str(response.getheader("ETag"))
+    finally:
+        conn.close()
 
 
 def main() -> None:
@@ -958,6 +1051,11 @@ def main() -> None:
     parser.add_argument("--redis-url", help="default: REDIS_URL's server, database 15")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-engine", action="store_true")
+    parser.add_argument(
+        "--no-card-reads",
+        action="store_true",
+        help="skip the Bet Card API runs (GET /bc/jackpots/{code}, with and without ETag)",
+    )
     parser.add_argument("--show-sql", action="store_true", help="print one placement's SQL")
     parser.add_argument(
         "--without-kick",
@@ -1012,9 +1110,11 @@ def main() -> None:
         " (BEGIN/COMMIT included, if any)"
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
+    print(f"CPU calibration before: {cpu_calibration()}")
     print(LEGEND)
     print(HEADER)
     results: list[tuple[LevelResult | None, LevelResult | None]] = []
+    reads: list[tuple[LevelResult, LevelResult]] = []  # (placement, card read) per level
     server = None
     analyzer = AutoAnalyze(database_url)
     try:
@@ -1027,7 +1127,9 @@ def main() -> None:
             engine = baseline = None
             if server is not None:
                 profiler = (
-                    profile_start(server.pid, args.profile, level, args.warmup + args.duration)
+                    profile_start(
+                        server.pid, args.profile, f"engine-c{level}", args.warmup + args.duration
+                    )
                     if args.profile
                     else None
                 )
@@ -1043,6 +1145,34 @@ def main() -> None:
                 if profiler is not None:
                     profiler.wait()
                 print(row(engine), flush=True)
+                if not args.no_card_reads:
+                    for kind, card_info in (
+                        ("card", info),
+                        ("card304", {**info, "etag": card_etag(args.port, info)}),
+                    ):
+                        profiler = (
+                            profile_start(
+                                server.pid,
+                                args.profile,
+                                f"{kind}-c{level}",
+                                args.warmup + args.duration,
+                            )
+                            if args.profile
+                            else None
+                        )
+                        read = level_run(
+                            kind,
+                            level,
+                            target=args.port,
+                            info=card_info,
+                            duration=args.duration,
+                            warmup=args.warmup,
+                            probe=probe,
+                        )
+                        if profiler is not None:
+                            profiler.wait()
+                        print(row(read), flush=True)
+                        reads.append((engine, read))
             if not args.no_baseline:
                 baseline = level_run(
                     "baseline",
@@ -1063,8 +1193,14 @@ def main() -> None:
             server_stop(server)
         analyzer.close()
         redis_queue_purge(env["REDIS_URL"])
+    if reads:
+        print(READS_LEGEND)
+        for placement, read in reads:
+            print(read_summary(placement, read))
     print(f"ANALYZE runs of the ticket tables during the run (autovacuum's rule): {analyzer.count}")
+    print(f"CPU calibration after: {cpu_calibration()}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    results += [(None, read) for _, read in reads]
     errors = sum(r.client.errors for pair in results for r in pair if r is not None)
     for pair in results:
         for result in pair:

@@ -214,6 +214,12 @@ class Betcard(models.Model):
         db_comment="draft, open (selling), closed (no sales), settled (prizes paid)",
     )
     settled_at = models.DateTimeField(null=True, blank=True, db_comment="When the card was settled")
+    offer_version = models.BigIntegerField(
+        default=1,
+        db_comment="Set from betcards_offer_version_seq whenever anything the Bet Card API shows "
+        "of the card changes (odds, blocking, status, results, names...): kept answers "
+        "(betcards_cardoffer) of another version are stale",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_comment="When the row was created")
     updated_at = models.DateTimeField(auto_now=True, db_comment="When the row last changed")
     events = models.ManyToManyField(Event, through="BetcardEvent", related_name="betcards")
@@ -262,3 +268,31 @@ class BetcardEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.betcard_id}#{self.position}: {self.event_id}"
+
+
+class CardOffer(models.Model):
+    """A card as the Bet Card API answers it, kept until the card changes (betcards.offers)."""
+
+    betcard = models.ForeignKey(
+        Betcard, on_delete=models.CASCADE, related_name="offers", db_comment="Betcard"
+    )
+    timezone = models.CharField(
+        max_length=64, db_comment="IANA time zone of the operator_time_* fields of the body"
+    )
+    version = models.BigIntegerField(
+        db_comment="The card's offer_version the body was built from: stale once they differ"
+    )
+    etag = models.CharField(max_length=80, db_comment="HTTP ETag of the body (quoted)")
+    body = models.TextField(db_comment="Exact JSON answer of GET /bc/jackpots/{code}")
+    built_at = models.DateTimeField(db_comment="When the body was built")
+
+    class Meta:
+        db_table_comment = (
+            "Bet Card API answers, one per card and time zone, rebuilt when the card changes"
+        )
+        constraints = [
+            models.UniqueConstraint(fields=["betcard", "timezone"], name="card_offer_once_per_zone")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.betcard_id} in {self.timezone} (version {self.version})"

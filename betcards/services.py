@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from betcards.models import Betcard, BetcardStatus, Market
+from betcards.offers import offers_invalidate
 
 # Fields a ticket was sold on; "events" stands for the card's event list.
 LOCKED_FIELDS = ("events", "currency", "price", "prize", "bonus_prizes", "min_events")
@@ -93,7 +94,9 @@ def markets_set_blocked(*, markets: QuerySet[Market], blocked: bool) -> list[Mar
     `FOR SHARE` commits first: the UPDATE waits for its lock (tickets.placement).
     """
     changed = list(markets.exclude(is_blocked=blocked))
-    Market.objects.filter(pk__in=[market.pk for market in changed]).update(is_blocked=blocked)
+    ids = [market.pk for market in changed]
+    Market.objects.filter(pk__in=ids).update(is_blocked=blocked)
+    offers_invalidate(market_ids=ids)
     for market in changed:
         market.is_blocked = blocked
     return changed

@@ -70,6 +70,11 @@ class BetcardSnapshot:
         """Fewest events a ticket must pick: `min_events`, or every event when it is null."""
         return len(self.events) if self.min_events is None else self.min_events
 
+    @property
+    def first_start(self) -> dt.datetime | None:
+        """The first kick-off among the card's events (betcards.sales: when sales stop)."""
+        return min((event.starts_at for event in self.events.values()), default=None)
+
 
 @dataclass(frozen=True, slots=True)
 class BetSnapshot:

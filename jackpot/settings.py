@@ -75,6 +75,13 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# The operator API (/be/, /bc/) is served by a handler of its own with only these
+# (jackpot.wsgi): none of the browser's middleware above applies to a signed server call.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "jackpot.api.metrics.ApiMetricsMiddleware",  # 2 metric updates, not django-prometheus's 12
+]
+
 ROOT_URLCONF = "jackpot.urls"
 WSGI_APPLICATION = "jackpot.wsgi.application"
 
@@ -241,6 +248,9 @@ if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
 
 # ----------------------------------------------------------------------------- engine rules
 SIGNATURE_MAX_SKEW_SECONDS = env.int("SIGNATURE_MAX_SKEW_SECONDS", default=300)
+# Operators and the Bet Card API's card answers are kept in each web process's memory,
+# dropped on every committed change by database notifications (jackpot.core.change_feed).
+LOCAL_CACHES = env.bool("LOCAL_CACHES", default=True)
 TICKET_SOURCES = env.list(
     "TICKET_SOURCES",
     default=["desktop", "mobile", "android", "iphone", "ussd", "sms", "telegram", "app", "retail"],

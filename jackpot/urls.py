@@ -1,4 +1,5 @@
-"""URL wiring: the operator API under /be/, the back office under /admin/, probes, metrics."""
+"""URL wiring: the operator APIs under /be/ (Bet Engine) and /bc/ (Bet Card), the back
+office under /admin/, probes, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,6 +14,7 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("be/", include("tickets.api.urls")),
+    path("bc/", include("betcards.api.urls")),
     path("admin/", admin.site.urls),
     path("health", probes.health, name="health"),
     path("ready", probes.ready, name="ready"),

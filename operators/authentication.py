@@ -31,6 +31,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from jackpot.api.requests import json_body_or_none, raw_body
+from jackpot.core.change_feed import LocalCache
 from jackpot.core.errors import OperatorNotFound, OperatorsNotIdentical
 from jackpot.core.sql import queryset_sql
 from operators.models import Operator
@@ -48,9 +49,10 @@ class OperatorSignatureAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, Operator]:
         django_request = request._request
-        timestamp = request.headers.get("timestamp", "")
-        name = request.headers.get("operator-name", "")
-        candidate = request.headers.get("signature", "")
+        meta = django_request.META  # not request.headers: it would parse every header first
+        timestamp = meta.get("HTTP_TIMESTAMP", "")
+        name = meta.get("HTTP_OPERATOR_NAME", "")
+        candidate = meta.get("HTTP_SIGNATURE", "")
         if not (timestamp and name and candidate):
             raise AuthenticationFailed("Missing timestamp, operator-name or signature header.")
         if not _TIMESTAMP.fullmatch(timestamp):
@@ -80,14 +82,27 @@ def _operator_sql() -> str:
     return queryset_sql(Operator.objects.filter(name="").order_by("pk")[:1], params=("",))
 
 
+_OPERATORS: LocalCache[str, Operator] = LocalCache("operator")
+"""Operators by name, with their secret decrypted: kept in memory until any operator row
+changes (jackpot.core.change_feed). Shared by the process's threads: read, never changed."""
+
+
 def _operator_by_name(name: str) -> Operator | None:
-    """The operator with this name (1 query), built as the ORM would build it."""
+    """The operator with this name: from memory, else 1 query, built as the ORM would."""
+    cached = _OPERATORS.get(name)
+    if cached is not None:
+        return cached
+    ticket = _OPERATORS.ticket()
     with connection.cursor() as cursor:
         cursor.execute(_operator_sql(), [name])
         row = cursor.fetchone()
     if row is None:
         return None
-    return Operator.from_db(connection.alias, _OPERATOR_ATTNAMES, row)
+    operator = Operator.from_db(connection.alias, _OPERATOR_ATTNAMES, row)
+    if ticket is not None:
+        _ = operator.secret_key  # decrypted once, kept with it
+        _OPERATORS.put(name, operator, ticket=ticket)
+    return operator
 
 
 _OPERATOR_ATTNAMES = [field.attname for field in Operator._meta.concrete_fields]

@@ -21,6 +21,9 @@ def pytest_configure() -> None:
     from pathlib import Path
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    # Test data lives in transactions that roll back, whose changes are never notified:
+    # process-local caches are off here (tests/test_change_feed.py turns them on).
+    settings.LOCAL_CACHES = False
 
 
 @pytest.fixture(scope="session", autouse=True)

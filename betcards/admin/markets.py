@@ -209,8 +209,10 @@ class MarketAdmin(MarketModelAdmin):
             raise PermissionDenied
         with transaction.atomic():
             market = Market.objects.select_for_update().get(pk=market.pk)
+            markets_set_blocked(
+                markets=Market.objects.filter(pk=market.pk), blocked=not market.is_blocked
+            )
             market.is_blocked = not market.is_blocked
-            market.save(update_fields=["is_blocked"])
             log_staff_action(request, market, "Blocked." if market.is_blocked else "Unblocked.")
         word = "blocked" if market.is_blocked else "unblocked"
         self.message_user(request, f"Market {market} {word}.", messages.SUCCESS)

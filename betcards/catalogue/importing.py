@@ -37,6 +37,7 @@ from betcards.models import (
     Market,
     Team,
 )
+from betcards.offers import offers_invalidate
 from betcards.results import market_result_set
 from jackpot.core.sql import transaction_lock
 
@@ -99,6 +100,13 @@ def catalogue_import(document: object) -> ImportSummary:
         )
         betcards = _betcards_write(card_plan, total=len(catalogue.betcards))
         results_changed = _results_set([market for _, market in markets])
+        # Written in bulk (no model signals): the cards showing these rows are stale now.
+        offers_invalidate(
+            team_ids=teams.created | teams.updated,
+            event_ids=events.created | events.updated | events_moved,
+            market_ids=markets_written.created | markets_written.updated,
+            bet_ids=bets.created | bets.updated,
+        )
     return ImportSummary(
         teams=teams.counts(),
         events=_Written(events.created, events.updated | events_moved, events.total).counts(),

@@ -148,7 +148,7 @@ class TooFewEvents(PlacementError):
 class BetcardNotFound(PlacementError):
     code = 119
     template = "Betcard with `{betcard_code}` code is not found"
-    when = "unknown `betcard_code`"
+    when = "unknown `betcard_code` (`/bc/`: unknown or not offered to you, answered 404)"
 
 
 class BetcardOfOtherOperator(PlacementError):
@@ -168,7 +168,9 @@ class BetcardNotOpen(PlacementError):
 class BetcardOutsideSalesWindow(PlacementError):
     code = 122
     template = "Betcard with `{betcard_code}` code is outside its sales window"
-    when = "now is before `opens_at` or at/after `closes_at`"
+    when = (
+        "now is before `opens_at`, or at/after `closes_at` (a card without one: its first kick-off)"
+    )
 
 
 class PriceMismatch(PlacementError):

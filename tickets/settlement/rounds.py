@@ -34,6 +34,7 @@ from django.db import transaction
 
 from betcards.grading import CardResults, betcard_results
 from betcards.models import Betcard, BetcardStatus, Market
+from betcards.offers import offers_invalidate
 from betcards.results import market_result_set
 from jackpot.core import clock
 from jackpot.core.errors import (
@@ -271,6 +272,7 @@ def _round_run(
         Betcard.objects.filter(pk=betcard.pk).update(
             status=BetcardStatus.SETTLED, settled_at=clock.now(), updated_at=clock.now()
         )
+        offers_invalidate(betcard_ids=[betcard.pk])  # the Bet Card API shows its status
         Settlement.objects.filter(pk=round_.pk, finished_at__isnull=True).update(
             finished_at=clock.now()
         )

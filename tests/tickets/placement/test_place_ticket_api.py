@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from betcards.models import Bet, BetcardStatus, BookmakerEvent, Event, Market, Team
+from betcards.models import Bet, Betcard, BetcardStatus, BookmakerEvent, Event, Market, Team
 from operators.models import Operator
 from tests.factories import EventFactory, OperatorFactory, TicketFactory
 from tests.support.api import signed_post
@@ -47,6 +47,10 @@ def _bet_of_another_event(sample: Sample, monkeypatch: pytest.MonkeyPatch) -> di
 
 
 def _started_event(sample: Sample, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    # the card still sells after this kick-off: staff set its close later (contract)
+    Betcard.objects.filter(pk=sample.betcard.pk).update(
+        closes_at=timezone.now() + dt.timedelta(days=3)
+    )
     Event.objects.filter(id=265828).update(starts_at=timezone.now() - dt.timedelta(minutes=1))
     return sample_request()
 
@@ -267,8 +271,12 @@ def test_events_are_checked_in_request_order(client):
 
 
 def test_checks_of_one_event_run_in_documented_order(client):
-    # given event 265827 started, its market blocked and its odds moved: 107 comes first
+    # given event 265827 started (the card closes later), its market blocked and its odds
+    # moved: 107 comes first
     sample = sample_setup()
+    Betcard.objects.filter(pk=sample.betcard.pk).update(
+        closes_at=timezone.now() + dt.timedelta(days=3)
+    )
     Event.objects.filter(id=265827).update(starts_at=timezone.now() - dt.timedelta(hours=1))
     Market.objects.filter(id=2658270).update(is_blocked=True)
     Bet.objects.filter(id=22).update(odds=Decimal(9))
@@ -278,6 +286,24 @@ def test_checks_of_one_event_run_in_documented_order(client):
 
     # then
     assert response.json()["code"] == 107
+
+
+def test_a_card_without_closes_at_stops_selling_at_its_first_kick_off(client):
+    # given a card of 6 events needing 5, its first event started two hours ago
+    sample = sample_setup()
+    Betcard.objects.filter(pk=sample.betcard.pk).update(min_events=5, closes_at=None)
+    Event.objects.filter(id=265825).update(starts_at=timezone.now() - dt.timedelta(hours=2))
+
+    # when a ticket is placed on the other five
+    body = sample_request(events=sample_request()["events"][1:])
+    response = signed_post(client, sample.operator, "/be/tickets", body)
+
+    # then: the jackpot closed at its first kick-off
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": 122,
+        "message": "Betcard with `ABC123` code is outside its sales window",
+    }
 
 
 # ----------------------------------------------------------------------------- odds and taxes

@@ -1,0 +1,3 @@
+"""Where the operator API lives: signed server-to-server calls (read without Django)."""
+
+API_PREFIXES = ("/be/", "/bc/")

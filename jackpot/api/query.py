@@ -1,0 +1,113 @@
+"""Query parameters of the operator APIs, checked strictly: a bad parameter is a 422 naming
+it (`{"loc": ["query", "limit"], "msg": ..., "type": ...}`, as a bad body field is), every
+bad one at once, never a 500. Unknown parameters are ignored.
+
+    params = QueryParams(request.GET)
+    limit = params.integer("limit", default=10, minimum=1, maximum=100)
+    statuses = params.choices("status", ("open", "closed"))
+    params.raise_if_invalid()        # RequestInvalid (422) listing every problem
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+from django.http import QueryDict
+
+from jackpot.api.exceptions import FieldError, RequestInvalid
+from jackpot.core.clock import CONTRACT_TIME_FORMAT
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+class QueryParams:
+    def __init__(self, query: QueryDict) -> None:
+        self.query = query
+        self.errors: list[FieldError] = []
+
+    def fail(self, name: str, msg: str, kind: str) -> None:
+        self.errors.append({"loc": ["query", name], "msg": msg, "type": kind})
+
+    def raise_if_invalid(self) -> None:
+        if self.errors:
+            raise RequestInvalid(self.errors)
+
+    def text(self, name: str, *, max_length: int, required: bool = False) -> str | None:
+        value = self.query.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "Field required", "missing")
+            return None
+        if not 1 <= len(value) <= max_length or "\x00" in value:
+            self.fail(name, f"String should have 1 to {max_length} characters", "string_length")
+            return None
+        return value
+
+    def integer(
+        self,
+        name: str,
+        *,
+        minimum: int,
+        maximum: int,
+        default: int | None = None,
+        required: bool = False,
+    ) -> int | None:
+        raw = self.query.get(name)
+        if raw is None:
+            if required:
+                self.fail(name, "Field required", "missing")
+            return default
+        if not _INTEGER.fullmatch(raw):
+            self.fail(name, "Input should be a valid integer", "int_parsing")
+            return None
+        value = int(raw)
+        if value < minimum:
+            self.fail(
+                name, f"Input should be greater than or equal to {minimum}", "greater_than_equal"
+            )
+            return None
+        if value > maximum:
+            self.fail(name, f"Input should be less than or equal to {maximum}", "less_than_equal")
+            return None
+        return value
+
+    def choice(
+        self, name: str, choices: Sequence[str], *, default: str | None = None
+    ) -> str | None:
+        raw = self.query.get(name)
+        if raw is None:
+            if default is None:
+                self.fail(name, "Field required", "missing")
+            return default
+        if raw not in choices:
+            self.fail(name, _one_of(choices), "enum")
+            return None
+        return raw
+
+    def choices(self, name: str, choices: Sequence[str]) -> list[str]:
+        """A repeatable parameter (`?status=open&status=closed`); [] when absent."""
+        values = self.query.getlist(name)
+        if any(value not in choices for value in values):
+            self.fail(name, _one_of(choices), "enum")
+            return []
+        return list(dict.fromkeys(values))
+
+    def moment(self, name: str) -> dt.datetime | None:
+        """A UTC time in the contract's format (`YYYY-MM-DDTHH:MM:SS.ffffff`, the fraction
+        optional)."""
+        raw = self.query.get(name)
+        if raw is None:
+            return None
+        for layout in (CONTRACT_TIME_FORMAT, CONTRACT_TIME_FORMAT.removesuffix(".%f")):
+            try:
+                return dt.datetime.strptime(raw, layout).replace(tzinfo=dt.UTC)
+            except ValueError:
+                continue
+        self.fail(name, "Input should be a UTC time as YYYY-MM-DDTHH:MM:SS[.ffffff]", "datetime")
+        return None
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    return "Input should be one of " + ", ".join(f"'{choice}'" for choice in choices)
