@@ -333,6 +333,21 @@ CELERY_BEAT_SCHEDULE["tickets-close-due"] = {
     "options": {"expires": TICKET_CLOSED_SWEEP_SECONDS},
 }
 
+# Pay later (docs/api.md): beat cancels expired reservations every
+# RESERVATION_SWEEP_SECONDS (a `paid` after the expiry is refused even before it runs), and
+# deletes the replay receipts whose signatures' skew window has passed.
+RESERVATION_SWEEP_SECONDS = env.float("RESERVATION_SWEEP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE["reservations-expire"] = {
+    "task": "tickets.reservations_expire",
+    "schedule": RESERVATION_SWEEP_SECONDS,
+    "options": {"expires": RESERVATION_SWEEP_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["write-receipts-forget"] = {
+    "task": "tickets.write_receipts_forget",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
+
 # ----------------------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -109,8 +109,11 @@ class OperatorForm(ModelForm):  # type: ignore[type-arg]
             "ext_type",
             "wht_percent",
             "aff_comm_percent",
+            "reservation_minutes",
         ]
         help_texts = {
+            "reservation_minutes": "How long a reservation (pay later) waits to be paid; it "
+            "also ends when its card stops selling.",
             "name": "Sent by the operator in the operator-name header; cannot be reused.",
             "ext_percent": "Excise percent, 0-100 (12.5 means 12.5 %).",
             "wht_percent": "Withholding tax on winnings, percent 0-100.",
@@ -155,12 +158,14 @@ class OperatorAdmin(OperatorModelAdmin):
         (None, {"fields": ["name", "is_active", "secret_key_display"]}),
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
+        ("Pay later", {"fields": ["reservation_minutes"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     add_fieldsets = [
         (None, {"fields": ["name", "is_active"]}),
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
+        ("Pay later", {"fields": ["reservation_minutes"]}),
     ]
 
     # -------------------------------------------------------------------- display

@@ -55,6 +55,10 @@ class Operator(models.Model):
     aff_comm_percent = _percent_field(
         "Affiliate instant commission percent of stake, null when not configured", null=True
     )
+    reservation_minutes = models.PositiveIntegerField(
+        default=30,
+        db_comment="How long a reservation (POST /be/tickets/reserve) waits to be paid, minutes",
+    )
     is_active = models.BooleanField(default=True, db_comment="Inactive operators get 403")
     created_at = models.DateTimeField(auto_now_add=True, db_comment="When the row was created")
     updated_at = models.DateTimeField(auto_now=True, db_comment="When the row last changed")

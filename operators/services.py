@@ -53,6 +53,7 @@ def operator_create(
     wht_percent: Decimal | int | str,
     currencies: Iterable[str],
     aff_comm_percent: Decimal | int | str | None,
+    reservation_minutes: int = 30,
 ) -> tuple[Operator, str]:
     """Register an operator; returns it with its plain secret key (shown only this once).
 
@@ -70,6 +71,7 @@ def operator_create(
         aff_comm_percent=(
             None if aff_comm_percent is None else _valid_percent("aff_comm", aff_comm_percent)
         ),
+        reservation_minutes=_valid_count("reservation_minutes", reservation_minutes, minimum=1),
     )
     secret = generate_secret_key()
     operator.set_secret_key(secret)
@@ -168,3 +170,14 @@ def _valid_currencies(codes: Iterable[str]) -> list[str]:
         if code not in valid:
             valid.append(code)
     return valid
+
+
+def _valid_count(name: str, value: int | str, *, minimum: int = 0) -> int:
+    """A whole number of at least `minimum` (a command-line string or an int)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise OperatorInvalid(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum or number > 2**31 - 1:
+        raise OperatorInvalid(f"{name} must be between {minimum} and {2**31 - 1}, got {number}")
+    return number

@@ -36,3 +36,13 @@ def looks_like_ticket_id(identifier: str) -> bool:
 
 def looks_like_ticket_code(identifier: str) -> bool:
     return TICKET_CODE_PATTERN.fullmatch(identifier) is not None
+
+
+def identifier_lookup(identifier: str) -> dict[str, str] | None:
+    """The ticket lookup an identifier stands for (`{"id": ...}` or `{"code": ...}`); None
+    when it is neither shape, hence unknown without a query."""
+    if looks_like_ticket_id(identifier):
+        return {"id": identifier}
+    if looks_like_ticket_code(identifier):
+        return {"code": identifier}
+    return None

@@ -1,87 +1,282 @@
-"""A ticket's life after placement: cancelled by staff or because its PAM refused it.
+"""A ticket's life after placement: paid, expired, cancelled by staff or because its PAM
+refused it.
 
-Implements contract.md § PAM webhooks: a `ticket_create` the PAM refuses (4xx) or that
-exhausts its retries cancels the ticket (`status cancelled`, `approved false`, `result void`)
-and sends `ticket_discard` with the reason; staff may cancel an open ticket too
-(`staff_cancelled`). The webhook is queued in the transaction that cancels the ticket.
+Implements contract.md § PAM webhooks and § Pay later:
+
+- a `ticket_create` or `ticket_reserve` the PAM refuses (4xx) or that exhausts its retries
+  cancels the ticket (`status cancelled`, `approved false`, `result void`) and sends
+  `ticket_discard` with the reason;
+- a reservation becomes `open` when the operator reports it paid before it expires
+  (`ticket_pay`), or is cancelled with `ticket_discard` reason `reservation_expired` by the
+  sweep once it has (`reservations_expire`); both decide under the ticket's row lock and
+  compare its expiry with the same clock, so a `paid` racing the expiry has one winner;
+- staff may cancel a reserved or open ticket (`staff_cancelled`): `ticket_refund` when the
+  player's money was taken (its `ticket_create` delivered, or the reservation paid), else
+  `ticket_discard` (nothing was taken yet: a pending one is stopped, an in-flight one is
+  undone after it).
+
+The webhook is queued in the transaction that changes the ticket.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from jackpot.core import clock
+from jackpot.core.errors import (
+    ContractError,
+    IdempotencyKeyReused,
+    TicketNotFound,
+    TicketNotReserved,
+)
+from operators.models import Operator
+from tickets.identifiers import identifier_lookup
 from tickets.models import (
     DeliveryStatus,
     Ticket,
     TicketResult,
     TicketStatus,
-    WebhookAction,
     WebhookDelivery,
+    WriteEndpoint,
+    WriteReceipt,
 )
-from tickets.outbox.payloads import TICKET_DISCARD
+from tickets.outbox.payloads import OPENING_ACTIONS, TICKET_DISCARD, TICKET_REFUND, Webhook
 from tickets.outbox.queueing import enqueue
+from tickets.receipts import (
+    RECEIPT_CONSTRAINT,
+    TicketRenderer,
+    paid_key,
+    receipt_get,
+    receipt_new,
+    signature_key,
+    violation,
+)
 
 log = structlog.get_logger(__name__)
 
-CANCELLED_BEFORE_CREATE = "the ticket was cancelled before ticket_create was delivered"
+CANCELLED_BEFORE_CREATE = (
+    "the ticket was cancelled before its ticket_create (or ticket_reserve) was delivered"
+)
 
 
 class DiscardReason(StrEnum):
     PAM_REFUSED = "pam_refused"
     PAM_UNREACHABLE = "pam_unreachable"
+    RESERVATION_EXPIRED = "reservation_expired"
     STAFF_CANCELLED = "staff_cancelled"
 
 
+CANCELLABLE = (TicketStatus.RESERVED, TicketStatus.OPEN)
+_CANCEL_FIELDS = ["status", "approved", "result", "cancel_reason", "updated_at"]
+
+
 class TicketNotCancellable(ValueError):
-    """Staff asked to cancel a ticket that is not open (message says why)."""
+    """Staff asked to cancel a ticket that is neither reserved nor open (message says why)."""
 
 
-def ticket_cancel(ticket: Ticket, *, reason: DiscardReason, now: dt.datetime) -> WebhookDelivery:
-    """Cancel an open ticket and queue its `ticket_discard`.
+def money_taken(ticket: Ticket) -> bool:
+    """Whether cancelling the ticket must give the player's money back (`ticket_refund`):
+    it is open and its `ticket_create` was delivered, or it was a reservation since paid."""
+    return ticket.status == TicketStatus.OPEN and (
+        ticket.paid_at is not None or ticket.pam_confirmed_at is not None
+    )
 
-    Precondition: inside a transaction holding the ticket's row lock, ticket is open and
-    has its operator loaded. A `ticket_create` not yet sent (pending, not in flight) is
-    stopped; one in flight finishes, and the discard waits for it (a ticket's webhooks go
-    out in order).
+
+def ticket_cancel(
+    ticket: Ticket, *, reason: DiscardReason, now: dt.datetime, webhook: Webhook = TICKET_DISCARD
+) -> WebhookDelivery:
+    """Cancel a reserved or open ticket and queue its `ticket_discard` (or `webhook`).
+
+    Precondition: inside a transaction holding the ticket's row lock, the ticket reserved
+    or open, its operator loaded. A `ticket_create` or `ticket_reserve` not yet sent
+    (pending, not in flight) is stopped; one in flight finishes, and the discard waits for
+    it (a ticket's webhooks go out in order).
     """
     ticket.status = TicketStatus.CANCELLED
     ticket.approved = False
     ticket.result = TicketResult.VOID
     ticket.cancel_reason = reason.value
     ticket.updated_at = now
-    ticket.save(update_fields=["status", "approved", "result", "cancel_reason", "updated_at"])
+    ticket.save(update_fields=_CANCEL_FIELDS)
     WebhookDelivery.objects.filter(
-        ticket=ticket, action=WebhookAction.TICKET_CREATE, status=DeliveryStatus.PENDING
+        ticket=ticket, action__in=OPENING_ACTIONS, status=DeliveryStatus.PENDING
     ).filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now)).update(
         status=DeliveryStatus.FAILED,
         lease_until=None,
         last_error=CANCELLED_BEFORE_CREATE,
         updated_at=now,
     )
-    return enqueue(ticket=ticket, webhook=TICKET_DISCARD, reason=reason.value)
+    return enqueue(ticket=ticket, webhook=webhook, reason=reason.value)
 
 
-def ticket_cancel_by_staff(*, ticket: Ticket) -> None:
-    """Cancel an open ticket from the back office and send `ticket_discard` (staff_cancelled).
+def staff_cancel_webhook(ticket: Ticket) -> Webhook:
+    """What cancelling this ticket sends: `ticket_refund` if its money was taken, else
+    `ticket_discard` (the back office says which before staff confirm)."""
+    return TICKET_REFUND if money_taken(ticket) else TICKET_DISCARD
 
-    Raises TicketNotCancellable when the ticket is not open. `ticket` is updated in place.
+
+def ticket_cancel_by_staff(*, ticket: Ticket) -> str:
+    """Cancel a reserved or open ticket from the back office (reason `staff_cancelled`);
+    returns the webhook queued, `ticket_refund` or `ticket_discard`.
+
+    Raises TicketNotCancellable for any other status. `ticket` is updated in place.
     """
     now = clock.now()
     with transaction.atomic():
-        locked = (
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("operator")
-            .get(pk=ticket.pk)
-        )
-        if locked.status != TicketStatus.OPEN:
-            raise TicketNotCancellable(f"Ticket {locked.code} is {locked.status}, not open")
-        ticket_cancel(locked, reason=DiscardReason.STAFF_CANCELLED, now=now)
-    for field in ("status", "approved", "result", "cancel_reason", "updated_at"):
+        locked = _locked(ticket.pk)
+        if locked.status not in CANCELLABLE:
+            raise TicketNotCancellable(
+                f"Ticket {locked.code} is {locked.status}, neither reserved nor open"
+            )
+        webhook = staff_cancel_webhook(locked)
+        ticket_cancel(locked, reason=DiscardReason.STAFF_CANCELLED, now=now, webhook=webhook)
+    for field in _CANCEL_FIELDS:
         setattr(ticket, field, getattr(locked, field))
-    log.info("pam_ticket_cancelled_by_staff", ticket_id=ticket.pk)
+    log.info("pam_ticket_cancelled_by_staff", ticket_id=ticket.pk, webhook=webhook.action)
+    return str(webhook.action)
+
+
+def _locked(ticket_id: str) -> Ticket:
+    return (
+        Ticket.objects.select_for_update(of=("self",)).select_related("operator").get(pk=ticket_id)
+    )
+
+
+# ----------------------------------------------------------------------------- pay later
+def reservation_open(ticket: Ticket, now: dt.datetime) -> bool:
+    """A reservation that may still be paid: reserved, and not yet at its expiry."""
+    return (
+        ticket.status == TicketStatus.RESERVED
+        and ticket.reserved_until is not None
+        and now < ticket.reserved_until
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaidTicket:
+    ticket_id: str
+    body: bytes
+    replayed: bool
+
+
+def ticket_pay(
+    *,
+    operator: Operator,
+    identifier: str,
+    render: TicketRenderer,
+    idempotency_key: str | None = None,
+    replay_key: str | None = None,
+) -> PaidTicket:
+    """The operator reports a reservation paid: it becomes `open`, `approved`, and the answer
+    is the ticket (`render`). No webhook follows (the operator took the payment itself).
+
+    Raises TicketNotFound (102) for an unknown or another operator's ticket, and
+    TicketNotReserved (117) for any other status or a reservation whose time has passed even
+    if the sweep has not cancelled it yet; both decide under the ticket's row lock, with the
+    same clock. A repeat of the call with the same `idempotency_key`, or a replay of the
+    signed request (`replay_key`), gets the first answer (`tickets.receipts`); the key reused
+    for another ticket is a 409.
+    """
+    keys = _paid_keys(idempotency_key, replay_key, identifier)
+    if idempotency_key is not None:
+        earlier = _paid_before(operator, keys, identifier)
+        if earlier is not None:
+            return earlier
+    try:
+        return _pay(operator, identifier, render, keys)
+    except (ContractError, IntegrityError) as error:
+        if isinstance(error, IntegrityError) and violation(error)[1] != RECEIPT_CONSTRAINT:
+            raise
+        earlier = _paid_before(operator, keys, identifier)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _paid_keys(idempotency_key: str | None, replay_key: str | None, identifier: str) -> list[str]:
+    keys = [] if replay_key is None else [signature_key(replay_key, WriteEndpoint.PAID, identifier)]
+    return keys if idempotency_key is None else [*keys, paid_key(idempotency_key)]
+
+
+def _paid_before(operator: Operator, keys: list[str], identifier: str) -> PaidTicket | None:
+    """The first answer to this call, by its signature or its Idempotency-Key."""
+    for key in keys:
+        receipt = receipt_get(operator_id=operator.pk, key=key)
+        if receipt is None:
+            continue
+        if receipt.fingerprint != identifier:  # an Idempotency-Key used for another ticket
+            raise IdempotencyKeyReused(key=key.removeprefix("paid:"))
+        body = receipt.response.encode()
+        return PaidTicket(ticket_id=receipt.ticket_id, body=body, replayed=True)
+    return None
+
+
+def _pay(
+    operator: Operator, identifier: str, render: TicketRenderer, keys: list[str]
+) -> PaidTicket:
+    lookup = identifier_lookup(identifier)
+    if lookup is None:
+        raise TicketNotFound(identifier=identifier)
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("betcard")
+            .filter(operator=operator, **lookup)
+            .first()
+        )
+        if ticket is None:
+            raise TicketNotFound(identifier=identifier)
+        now = clock.now()
+        if not reservation_open(ticket, now):
+            raise TicketNotReserved()
+        ticket.operator = operator
+        ticket.status = TicketStatus.OPEN
+        ticket.approved = True
+        ticket.paid_at = now
+        ticket.updated_at = now
+        ticket.save(update_fields=["status", "approved", "paid_at", "updated_at"])
+        body = render(ticket, ticket.betcard.code)
+        WriteReceipt.objects.bulk_create(
+            receipt_new(
+                ticket=ticket,
+                key=key,
+                endpoint=WriteEndpoint.PAID,
+                response=body,
+                now=now,
+                fingerprint=identifier,
+                expires=key.startswith("signature:"),
+            )
+            for key in keys
+        )
+    log.info("ticket_reservation_paid", ticket_id=ticket.pk)
+    return PaidTicket(ticket_id=ticket.pk, body=body, replayed=False)
+
+
+def reservations_expire(*, now: dt.datetime, batch_size: int = 500) -> int:
+    """Cancel every reservation whose time has come (`ticket_discard` reason
+    `reservation_expired`); returns how many. Each batch is its own transaction; a
+    reservation being paid right now is skipped (its row is locked) and looked at again
+    by the next run, when it is open or still due."""
+    expired = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Ticket.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("operator")
+                .filter(status=TicketStatus.RESERVED, reserved_until__lte=now)
+                .order_by("reserved_until")[:batch_size]
+            )
+            for ticket in due:
+                ticket_cancel(ticket, reason=DiscardReason.RESERVATION_EXPIRED, now=now)
+        expired += len(due)
+        if len(due) < batch_size:
+            break
+    if expired:
+        log.info("ticket_reservations_expired", count=expired)
+    return expired

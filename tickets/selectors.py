@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jackpot.core.errors import TicketNotFound
 from operators.models import Operator
-from tickets.identifiers import looks_like_ticket_code, looks_like_ticket_id
+from tickets.identifiers import identifier_lookup
 from tickets.models import Selection, Ticket
 
 
@@ -18,11 +18,8 @@ def ticket_get_for_operator(
     so a caller cannot tell them apart. Anything that is neither an id nor a code shape is
     unknown without a query.
     """
-    if looks_like_ticket_id(identifier):
-        lookup = {"id": identifier}
-    elif looks_like_ticket_code(identifier):
-        lookup = {"code": identifier}
-    else:
+    lookup = identifier_lookup(identifier)
+    if lookup is None:
         raise TicketNotFound(identifier=identifier)
     ticket = Ticket.objects.filter(operator=operator, **lookup).select_related("betcard").first()
     if ticket is None:

@@ -18,10 +18,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from betcards.models import Betcard
+from jackpot.core import clock
 from jackpot.core.errors import SettlementRunning
 from tickets.delivery.attempts import pam_call_deliver, pam_call_deliver_batch
+from tickets.lifecycle import reservations_expire
 from tickets.outbox import metrics
 from tickets.outbox.sweep import pam_outbox_sweep
+from tickets.receipts import receipts_forget
 from tickets.settlement.closing import tickets_close_due
 from tickets.settlement.rounds import betcard_resettle, betcard_settle
 
@@ -50,6 +53,19 @@ def pam_call_deliver_batch_task(delivery_ids: list[int]) -> int:
 def pam_outbox_sweep_task() -> int:
     """Hand overdue webhooks to the workers (beat runs it every PAM_OUTBOX_SWEEP_SECONDS)."""
     return pam_outbox_sweep()
+
+
+# ----------------------------------------------------------------------------- pay later
+@shared_task(name="tickets.reservations_expire", ignore_result=True)
+def reservations_expire_task() -> int:
+    """Cancel the reservations whose time has come (`ticket_discard`, beat)."""
+    return reservations_expire(now=clock.now())
+
+
+@shared_task(name="tickets.write_receipts_forget", ignore_result=True)
+def write_receipts_forget_task() -> int:
+    """Delete the replay receipts whose skew window has passed (beat)."""
+    return receipts_forget(now=clock.now())
 
 
 # ----------------------------------------------------------------------------- settlement

@@ -45,6 +45,24 @@ class QueryParams:
             return None
         return value
 
+    def texts(self, name: str, *, max_length: int) -> list[str]:
+        """A repeatable text parameter (`?skip_types=a&skip_types=b`); [] when absent."""
+        values = self.query.getlist(name)
+        if any(not 1 <= len(value) <= max_length or "\x00" in value for value in values):
+            self.fail(name, f"String should have 1 to {max_length} characters", "string_length")
+            return []
+        return list(dict.fromkeys(values))
+
+    def matching(self, name: str, pattern: re.Pattern[str], *, description: str) -> str | None:
+        """A text parameter of a fixed shape (`description` says which), or None."""
+        value = self.query.get(name)
+        if value is None:
+            return None
+        if not pattern.fullmatch(value):
+            self.fail(name, f"Input should be {description}", "string_pattern_mismatch")
+            return None
+        return value
+
     def integer(
         self,
         name: str,

@@ -65,6 +65,12 @@ class TicketNotFound(ContractError):
     when = "GET: unknown id/code, or another operator's ticket"
 
 
+class TicketNotReserved(ContractError):
+    code = 117
+    template = "Ticket has to have `reserved` status in order to do this action"
+    when = "paid: the ticket is not `reserved`, or its reservation has expired"
+
+
 class IdempotencyKeyReused(ContractError):
     code = 128
     template = "Idempotency key `{key}` was already used with a different request body"

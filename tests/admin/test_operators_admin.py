@@ -29,6 +29,7 @@ def operator_form(**overrides: str) -> dict[str, str]:
         "ext_type": "inclusive",
         "wht_percent": "10",
         "aff_comm_percent": "",
+        "reservation_minutes": "30",
         **overrides,
     }
 

@@ -90,7 +90,9 @@ def test_cancel_asks_first_then_cancels_sends_discard_and_logs(manager_client: C
     question = manager_client.get(url)
 
     # then nothing happened yet
-    assert "Yes, cancel and send ticket_discard" in question.content.decode()
+    assert "Yes, cancel and send these webhooks" in question.content.decode()
+    assert "CANC02" in question.content.decode()
+    assert "→ ticket_discard" in question.content.decode()  # its ticket_create is not delivered
     assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.OPEN
 
     # when they confirm

@@ -62,6 +62,7 @@ FAST_PAM_SETTINGS: dict[str, str] = {
     "PAM_OUTBOX_SWEEP_SECONDS": "0.5",
     "PAM_OUTBOX_SWEEP_GRACE_SECONDS": "0.5",
     "PAM_OUTBOX_SWEEP_BATCH": "10",  # a backlog of a few dozen rows takes several batches
+    "RESERVATION_SWEEP_SECONDS": "0.5",
 }
 
 

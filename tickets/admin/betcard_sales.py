@@ -51,6 +51,7 @@ WATCH_HINT = (
 FIGURE_FIELDS = [
     "status",
     "tickets_sold",
+    "tickets_reserved",
     "tickets_cancelled",
     "total_price",
     "total_stake",
@@ -102,12 +103,16 @@ class BetcardSalesAdmin(BetcardAdmin):
     def ticket_count(self, card: Betcard) -> int:
         # `card` is the form's own instance, so its figures are computed once per page.
         figures = figures_of(card)
-        return figures.tickets_sold + figures.tickets_cancelled
+        return figures.tickets_sold + figures.tickets_reserved + figures.tickets_cancelled
 
     # -------------------------------------------------------------------- figures
     @admin.display(description="Tickets sold")
     def tickets_sold(self, card: Betcard) -> int:
         return figures_of(card).tickets_sold
+
+    @admin.display(description="Reserved, not paid yet")
+    def tickets_reserved(self, card: Betcard) -> int:
+        return figures_of(card).tickets_reserved
 
     @admin.display(description="Tickets cancelled")
     def tickets_cancelled(self, card: Betcard) -> int:

@@ -1,8 +1,9 @@
 """Tickets in the back office: read-only, found fast among millions, two confirmed actions.
 
 Implements the staff side of contract.md § PAM webhooks ("every attempt ... visible in the
-admin") and the ticket_discard reason `staff_cancelled`. Nobody edits a ticket here: the
-only changes are "cancel ticket" (`ticket_cancel_by_staff`, which queues ticket_discard) and
+admin") and staff cancellation (`staff_cancelled`). Nobody edits a ticket here: the only
+changes are "cancel ticket" (`ticket_cancel_by_staff`, which queues ticket_refund when the
+money was taken, else ticket_discard; the confirmation page says which per ticket) and
 "retry webhook" (`delivery_retry_now`), each confirmed first and written to the admin log.
 
 Lists stay fast at a million rows: searches are exact lookups on indexed columns (id, code,
@@ -34,7 +35,13 @@ from jackpot.admin_support import (
 from tickets.admin.inlines import DeliveryInline, SelectionInline
 from tickets.admin.paging import EstimatedCountPaginator
 from tickets.delivery.schedule import DeliveryNotRetryable, delivery_retry_now
-from tickets.lifecycle import TicketNotCancellable, ticket_cancel_by_staff
+from tickets.lifecycle import (
+    CANCELLABLE,
+    DiscardReason,
+    TicketNotCancellable,
+    staff_cancel_webhook,
+    ticket_cancel_by_staff,
+)
 from tickets.models import (
     DeliveryStatus,
     Ticket,
@@ -51,6 +58,31 @@ TICKET_ID = re.compile(r"[0-9a-fA-F]{24}")
 TICKET_CODE = re.compile(r"[0-9A-Za-z]{6}")
 MAX_TICKETS_PER_ACTION = 200
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+
+
+class PayLaterFilter(admin.SimpleListFilter):
+    """Reservations (contract.md § Pay later): waiting to be paid, paid, or expired."""
+
+    title = "pay later"
+    parameter_name = "pay_later"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("waiting", "Reserved, waiting to be paid"),
+            ("paid", "Reserved, then paid"),
+            ("expired", "Reservation expired"),
+            ("paid_at_once", "Sold paid (no reservation)"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        choices = {
+            "waiting": Q(status=TicketStatus.RESERVED),
+            "paid": Q(paid_at__isnull=False),
+            "expired": Q(cancel_reason=DiscardReason.RESERVATION_EXPIRED),
+            "paid_at_once": Q(reserved_until__isnull=True),
+        }
+        value = self.value()
+        return queryset.filter(choices[value]) if value in choices else queryset
 
 
 class SourceFilter(admin.SimpleListFilter):
@@ -88,8 +120,10 @@ class TicketAdmin(TicketModelAdmin):
         "betcard",
         "status",
         "result",
+        PayLaterFilter,
         SourceFilter,
         ("created_at", admin.DateFieldListFilter),
+        ("reserved_until", admin.DateFieldListFilter),
     ]
     search_fields = ["id", "code", "token"]  # exact matches only: see get_search_results
     search_help_text = "Exact ticket id (24 hex), code (6 characters) or player token."
@@ -133,6 +167,8 @@ class TicketAdmin(TicketModelAdmin):
                 "fields": [
                     "created_at",
                     "updated_at",
+                    "reserved_until",
+                    "paid_at",
                     "pam_confirmed_at",
                     "settled_at",
                     "closed_at",
@@ -231,7 +267,8 @@ class TicketAdmin(TicketModelAdmin):
         )
 
     @admin.action(
-        description="Cancel selected tickets (sends ticket_discard)", permissions=["cancel"]
+        description="Cancel selected tickets (sends ticket_refund or ticket_discard)",
+        permissions=["cancel"],
     )
     def cancel_tickets(
         self, request: HttpRequest, queryset: QuerySet[Ticket]
@@ -264,20 +301,30 @@ class TicketAdmin(TicketModelAdmin):
     def _cancel_question(
         self, request: HttpRequest, tickets: list[Ticket], *, hidden: Hidden
     ) -> HttpResponse:
-        not_open = [t.code for t in tickets if t.status != TicketStatus.OPEN]
+        skipped = [t.code for t in tickets if t.status not in CANCELLABLE]
         return confirmation_page(
             request,
             model_admin=self,
             title="Cancel tickets",
             question=(
-                "Cancel these tickets? Each becomes cancelled (void, not approved) and its "
-                "operator's PAM gets ticket_discard with reason staff_cancelled, which refunds "
-                "the player. This cannot be undone."
+                "Cancel these tickets? Each becomes cancelled (void, not approved), and its "
+                "operator's PAM gets, with reason staff_cancelled: ticket_refund when the "
+                "player's money was taken (ticket_create delivered, or a reservation paid), "
+                "to give it back; else ticket_discard, which undoes a ticket_create or "
+                "ticket_reserve that has not gone through. This cannot be undone."
             ),
-            objects=[_ticket_line(t) for t in tickets],
-            submit_label="Yes, cancel and send ticket_discard",
+            objects=[
+                f"{_ticket_line(t)} → {staff_cancel_webhook(t).action}"
+                for t in tickets
+                if t.status in CANCELLABLE
+            ],
+            submit_label="Yes, cancel and send these webhooks",
             hidden=hidden,
-            warning=(f"Not open, will be skipped: {', '.join(not_open)}." if not_open else ""),
+            warning=(
+                f"Neither reserved nor open, will be skipped: {', '.join(skipped)}."
+                if skipped
+                else ""
+            ),
         )
 
     def _retry_question(
@@ -300,15 +347,13 @@ class TicketAdmin(TicketModelAdmin):
     def _cancel(self, request: HttpRequest, tickets: list[Ticket]) -> None:
         for ticket in tickets:
             try:
-                ticket_cancel_by_staff(ticket=ticket)
+                webhook = ticket_cancel_by_staff(ticket=ticket)
             except TicketNotCancellable as exc:
                 self.message_user(request, str(exc), messages.WARNING)
                 continue
-            log_staff_action(request, ticket, "Cancelled by staff; ticket_discard queued.")
+            log_staff_action(request, ticket, f"Cancelled by staff; {webhook} queued.")
             self.message_user(
-                request,
-                f"Ticket {ticket.code} cancelled; ticket_discard queued.",
-                messages.SUCCESS,
+                request, f"Ticket {ticket.code} cancelled; {webhook} queued.", messages.SUCCESS
             )
 
     def _retry(self, request: HttpRequest, tickets: list[Ticket]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter
 
 from jackpot.core.errors import ALL_ERRORS, IdentityError, PlacementError
 from tickets.api.parsing import (
@@ -18,8 +19,8 @@ from tickets.api.parsing import (
     MAX_ODDS_DIFF,
     REQUIRED_FIELDS,
     STRING_LIMITS,
-    TICKET_TYPES,
 )
+from tickets.models import TICKET_TYPES, TicketStatus
 
 PLACEMENT_400_ERRORS = tuple(
     error for error in ALL_ERRORS if issubclass(error, IdentityError | PlacementError)
@@ -122,7 +123,7 @@ def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
         "ext_amount": integer,
         "ext": percent,
         "ext_type": {"type": "string", "enum": ["inclusive", "exclusive"]},
-        "status": {"type": "string", "enum": ["open", "closed", "cancelled"]},
+        "status": {"type": "string", "enum": list(TicketStatus.values)},
         "result": {"type": "string", "enum": ["pending", "won", "lost", "void"]},
         "approved": {"type": "boolean"},
         "source": {"type": "string"},
@@ -158,3 +159,30 @@ def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
             },
         }
     return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("limit", int, description="1-100, default 10"),
+    OpenApiParameter("user_id", str, description="Only this player's tickets (`user_id`)"),
+    OpenApiParameter(
+        "skip_types", str, many=True, description="Repeatable: ticket types to leave out"
+    ),
+    OpenApiParameter("betcard_code", str, description="Only this card's tickets"),
+    OpenApiParameter(
+        "status",
+        str,
+        many=True,
+        enum=list(TicketStatus.values),
+        description="Repeatable: only tickets in these statuses",
+    ),
+    OpenApiParameter(
+        "created_from", str, description="UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]; created ≥ it"
+    ),
+    OpenApiParameter(
+        "created_to", str, description="UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]; created < it"
+    ),
+    OpenApiParameter(
+        "before", str, description="A ticket id: only older tickets (the next page, see Link)"
+    ),
+]
+"""The query parameters of GET /be/tickets (contract.md § GET /be/tickets)."""

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from jackpot.api.exceptions import FieldError, Loc, RequestInvalid
 from jackpot.core.money import to_decimal
+from tickets.models import TICKET_TYPES
 from tickets.placement.order import EventPick, TicketOrder
 
 MAX_EVENTS: Final = 100
@@ -32,7 +33,6 @@ MAX_ID: Final = 2**63 - 1
 MAX_ODDS: Final = Decimal(1_000_000)
 MAX_ODDS_DIFF: Final = Decimal(1_000_000)
 ODDS_PLACES: Final = 3
-TICKET_TYPES: Final = ("jackpot",)
 CURRENCY_PATTERN: Final = re.compile(r"[A-Z]{3}")
 STRING_LIMITS: Final[dict[str, tuple[int, int]]] = {
     # field: (min length, max length), from the columns they are stored in

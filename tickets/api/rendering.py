@@ -72,6 +72,15 @@ def ticket_detail_body(ticket: Ticket, selections: Sequence[Selection]) -> bytes
 
     `ticket.operator` and `ticket.betcard` must be loaded.
     """
+    return orjson.dumps(_detail(ticket, selections))
+
+
+def tickets_list_body(tickets: Sequence[tuple[Ticket, Sequence[Selection]]]) -> bytes:
+    """GET /be/tickets: an array of `ticket_detail_body`'s objects."""
+    return orjson.dumps([_detail(ticket, selections) for ticket, selections in tickets])
+
+
+def _detail(ticket: Ticket, selections: Sequence[Selection]) -> dict[str, Any]:
     representation = ticket_representation(ticket, ticket.betcard.code)
     representation["events"] = [
         {
@@ -83,4 +92,4 @@ def ticket_detail_body(ticket: Ticket, selections: Sequence[Selection]) -> bytes
         }
         for selection in selections
     ]
-    return orjson.dumps(representation)
+    return representation

@@ -6,11 +6,14 @@ Thin interfaces: read the body (413 before parsing), authenticate (403/115/112),
 
 from __future__ import annotations
 
+import hashlib
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
 from jackpot.api.exceptions import RequestInvalid
+from jackpot.api.query import QueryParams
 from jackpot.api.requests import json_body
 from jackpot.api.schema import (
     FORBIDDEN_RESPONSE,
@@ -23,15 +26,21 @@ from jackpot.core.errors import (
     OperatorNotFound,
     OperatorsNotIdentical,
     TicketNotFound,
+    TicketNotReserved,
 )
 from operators.api import OperatorApi
 from tickets.api.openapi import (
+    LIST_PARAMETERS,
     PLACEMENT_400_ERRORS,
     ticket_place_request_schema,
     ticket_response_schema,
 )
 from tickets.api.parsing import order_fingerprint, ticket_order_parse
-from tickets.api.rendering import ticket_body, ticket_detail_body
+from tickets.api.rendering import ticket_body, ticket_detail_body, tickets_list_body
+from tickets.identifiers import TICKET_ID_PATTERN
+from tickets.lifecycle import ticket_pay
+from tickets.listing import TicketFilters, tickets_list
+from tickets.models import TicketStatus, WriteEndpoint
 from tickets.placement.service import ticket_place
 from tickets.selectors import ticket_get_for_operator
 
@@ -64,46 +73,164 @@ _IDENTITY_400 = error_code_response(
 )
 
 
-class TicketPlaceApi(OperatorApi):
+_IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Optional, per operator: a repeat with the same key and body returns the first "
+    "answer and creates nothing; another body gets 409. A replayed signed request (same "
+    "operator, timestamp and signature) is answered the same way without a key.",
+)
+_PLACE_RESPONSES = {
+    400: error_code_response(
+        PLACEMENT_400_ERRORS,
+        status_code=400,
+        description="Business checks, in the documented order.",
+    ),
+    403: FORBIDDEN_RESPONSE,
+    409: error_code_response(
+        [IdempotencyKeyReused], status_code=409, description="Idempotency key reused."
+    ),
+    413: PAYLOAD_TOO_LARGE_RESPONSE,
+    422: VALIDATION_ERROR_RESPONSE,
+}
+MAX_PAGE = 100
+
+
+def _replay_key(request: Request) -> str:
+    """The request's signature: a copy of the request carries the same (contract.md §
+    Replays). Authentication has checked it."""
+    return str(request._request.META["HTTP_SIGNATURE"])
+
+
+def _place(request: Request, endpoint: WriteEndpoint) -> HttpResponse:
+    idempotency_key = _idempotency_key(request)
+    data = json_body(request._request)
+    fingerprint = order_fingerprint(data)
+    placed = ticket_place(
+        operator=OperatorApi.operator(request),
+        order=ticket_order_parse(data),
+        idempotency_key=idempotency_key,
+        # The same key and body sent to the other endpoint is another request (409).
+        fingerprint=(
+            fingerprint
+            if endpoint == WriteEndpoint.PLACE
+            else hashlib.sha256(f"{endpoint}:{fingerprint}".encode()).hexdigest()
+        ),
+        render=ticket_body,
+        endpoint=endpoint,
+        replay_key=_replay_key(request),
+    )
+    return _json(placed.body)
+
+
+class TicketsApi(OperatorApi):
     @extend_schema(
         operation_id="ticket_place",
-        summary="Create a jackpot ticket",
+        summary="Create a jackpot ticket (the player is debited by ticket_create)",
         request={"application/json": ticket_place_request_schema()},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                description="Optional, per operator: a repeat with the same key and body "
-                "returns the first answer and creates nothing; another body gets 409.",
-            )
-        ],
+        parameters=[_IDEMPOTENCY_HEADER],
         responses={
             200: OpenApiResponse(ticket_response_schema(with_events=False), "The new ticket."),
-            400: error_code_response(
-                PLACEMENT_400_ERRORS,
-                status_code=400,
-                description="Business checks, in the documented order.",
-            ),
-            403: FORBIDDEN_RESPONSE,
-            409: error_code_response(
-                [IdempotencyKeyReused], status_code=409, description="Idempotency key reused."
-            ),
-            413: PAYLOAD_TOO_LARGE_RESPONSE,
-            422: VALIDATION_ERROR_RESPONSE,
+            **_PLACE_RESPONSES,
         },
     )
     def post(self, request: Request) -> HttpResponse:
-        idempotency_key = _idempotency_key(request)
-        data = json_body(request._request)
-        placed = ticket_place(
-            operator=self.operator(request),
-            order=ticket_order_parse(data),
-            idempotency_key=idempotency_key,
-            fingerprint=order_fingerprint(data),
-            render=ticket_body,
+        return _place(request, WriteEndpoint.PLACE)
+
+    @extend_schema(
+        operation_id="tickets_list",
+        summary="Your tickets, newest first, a page at a time",
+        parameters=LIST_PARAMETERS,
+        responses={
+            200: OpenApiResponse(
+                {"type": "array", "items": ticket_response_schema(with_events=True)},
+                'Up to `limit` tickets, newest first; a `Link: <...>; rel="next"` header '
+                "while more match.",
+            ),
+            400: _IDENTITY_400,
+            403: FORBIDDEN_RESPONSE,
+            422: VALIDATION_ERROR_RESPONSE,
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        params = QueryParams(request.query_params)
+        limit = params.integer("limit", minimum=1, maximum=MAX_PAGE, default=10)
+        filters = TicketFilters(
+            user_id=params.text("user_id", max_length=255),
+            skip_types=tuple(params.texts("skip_types", max_length=20)),
+            betcard_code=params.text("betcard_code", max_length=32),
+            statuses=tuple(params.choices("status", TicketStatus.values)),
+            created_from=params.moment("created_from"),
+            created_to=params.moment("created_to"),
+            before=params.matching("before", TICKET_ID_PATTERN, description="a ticket id"),
         )
-        return _json(placed.body)
+        params.raise_if_invalid()
+        assert limit is not None  # it has a default
+        page = tickets_list(operator=self.operator(request), filters=filters, limit=limit)
+        response = _json(tickets_list_body(page.tickets))
+        if page.next_before is not None:
+            query = request._request.GET.copy()
+            query["before"] = page.next_before
+            response["Link"] = f'<{request._request.path}?{query.urlencode()}>; rel="next"'
+        return response
+
+
+class TicketReserveApi(OperatorApi):
+    @extend_schema(
+        operation_id="ticket_reserve",
+        summary="Reserve a ticket, paid later (ticket_reserve: no money moves)",
+        request={"application/json": ticket_place_request_schema()},
+        parameters=[_IDEMPOTENCY_HEADER],
+        responses={
+            200: OpenApiResponse(
+                ticket_response_schema(with_events=False),
+                "The reservation: status reserved, approved false.",
+            ),
+            **_PLACE_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> HttpResponse:
+        return _place(request, WriteEndpoint.RESERVE)
+
+
+class TicketPaidApi(OperatorApi):
+    @extend_schema(
+        operation_id="ticket_paid",
+        summary="Report a reservation paid: it becomes an open ticket",
+        request=None,
+        parameters=[_IDEMPOTENCY_HEADER],
+        responses={
+            200: OpenApiResponse(
+                ticket_response_schema(with_events=False), "The ticket: open, approved."
+            ),
+            400: error_code_response(
+                [OperatorNotFound, OperatorsNotIdentical, TicketNotReserved],
+                status_code=400,
+                description="Not a reservation, or its time has passed.",
+            ),
+            403: FORBIDDEN_RESPONSE,
+            404: error_code_response(
+                [TicketNotFound],
+                status_code=404,
+                description="Unknown identifier or another operator's ticket.",
+            ),
+            409: error_code_response(
+                [IdempotencyKeyReused],
+                status_code=409,
+                description="Idempotency key used to pay another ticket.",
+            ),
+        },
+    )
+    def post(self, request: Request, identifier: str) -> HttpResponse:
+        paid = ticket_pay(
+            operator=self.operator(request),
+            identifier=identifier,
+            render=ticket_body,
+            idempotency_key=_idempotency_key(request),
+            replay_key=_replay_key(request),
+        )
+        return _json(paid.body)
 
 
 class TicketDetailApi(OperatorApi):

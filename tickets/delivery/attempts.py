@@ -37,12 +37,11 @@ from tickets.lifecycle import DiscardReason, ticket_cancel
 from tickets.models import (
     DeliveryStatus,
     Ticket,
-    TicketStatus,
-    WebhookAction,
     WebhookAttempt,
     WebhookDelivery,
 )
 from tickets.outbox import metrics
+from tickets.outbox.payloads import OPENING_STATUS
 from tickets.outbox.waking import wake
 
 log = structlog.get_logger(__name__)
@@ -163,13 +162,13 @@ def _record_failed(
     claimed: WebhookDelivery, attempt: WebhookAttempt, answer: PamAnswer, *, now: dt.datetime
 ) -> tuple[WebhookDelivery, str]:
     with transaction.atomic():
-        # Only ticket_create changes its ticket (cancel and discard). Lock order
+        # Only ticket_create/ticket_reserve change their ticket (cancel, discard). Lock order
         # everywhere: ticket, then its deliveries (staff cancel does the same).
         ticket = (
             Ticket.objects.select_for_update(of=("self",))
             .select_related("operator")
             .get(pk=claimed.ticket_id)
-            if claimed.ticket_id is not None and claimed.action == WebhookAction.TICKET_CREATE
+            if claimed.ticket_id is not None and claimed.action in OPENING_STATUS
             else None
         )
         delivery = WebhookDelivery.objects.select_for_update().get(pk=claimed.pk)
@@ -196,8 +195,9 @@ def _attempt_complete(attempt: WebhookAttempt, answer: PamAnswer) -> None:
 def _on_failed(
     delivery: WebhookDelivery, ticket: Ticket | None, answer: PamAnswer, *, now: dt.datetime
 ) -> str:
-    """Schedule the next try, or give up: the row fails, and a `ticket_create` that gives
-    up cancels its open ticket and queues `ticket_discard`."""
+    """Schedule the next try, or give up: the row fails, and a `ticket_create` (or
+    `ticket_reserve`) that gives up cancels its open (or reserved) ticket and queues
+    `ticket_discard`."""
     next_at = next_attempt_at(delivery, ticket, answer, now=now)
     if next_at is not None:
         delivery.next_attempt_at = next_at
@@ -213,11 +213,7 @@ def _on_failed(
     delivery.lease_until = None
     delivery.last_error = answer.error
     delivery.save(update_fields=["status", "lease_until", "last_error", "updated_at"])
-    if (
-        delivery.action == WebhookAction.TICKET_CREATE
-        and ticket is not None
-        and ticket.status == TicketStatus.OPEN
-    ):
+    if ticket is not None and ticket.status == OPENING_STATUS.get(delivery.action):
         reason = (
             DiscardReason.PAM_REFUSED
             if answer.outcome is PamOutcome.REFUSED

@@ -18,7 +18,8 @@ from django.db import transaction
 
 from jackpot.core import clock
 from operators.pam import PamAnswer, PamOutcome
-from tickets.models import DeliveryStatus, Ticket, TicketStatus, WebhookAction, WebhookDelivery
+from tickets.models import DeliveryStatus, Ticket, WebhookAction, WebhookDelivery
+from tickets.outbox.payloads import OPENING_STATUS
 from tickets.outbox.waking import wake
 
 log = structlog.get_logger(__name__)
@@ -39,24 +40,25 @@ def next_attempt_at(
 ) -> dt.datetime | None:
     """When to try again after a failed attempt; None gives up (the row becomes `failed`).
 
-    `ticket_create` is retried with backoff until its `retry_deadline` (queued +
-    PAM_RETRY_WINDOW_SECONDS; the last try is made at the deadline itself), and given up at
-    once on a refusal or when its ticket is no longer open; `ticket_discard` is repeated
-    every PAM_DISCARD_RETRY_MINUTES; result webhooks are retried with backoff forever; a
-    `test` webhook is tried once.
+    `ticket_create` (and `ticket_reserve`) is retried with backoff until its
+    `retry_deadline` (queued + PAM_RETRY_WINDOW_SECONDS; the last try is made at the
+    deadline itself), and given up at once on a refusal or when its ticket is no longer open
+    (reserved); `ticket_discard` and `ticket_refund` (money owed to a player) are repeated
+    every PAM_DISCARD_RETRY_MINUTES until they succeed; result webhooks are retried with
+    backoff forever; a `test` webhook is tried once.
     """
     action = delivery.action
     if action == WebhookAction.TEST:
         return None
-    if action == WebhookAction.TICKET_DISCARD:
+    if action in (WebhookAction.TICKET_DISCARD, WebhookAction.TICKET_REFUND):
         return now + dt.timedelta(minutes=settings.PAM_DISCARD_RETRY_MINUTES)
     later = now + dt.timedelta(seconds=retry_delay(attempt=delivery.attempts_count))
-    if action != WebhookAction.TICKET_CREATE:
+    if action not in OPENING_STATUS:
         return later
     deadline = delivery.retry_deadline
     if (
         answer.outcome is PamOutcome.REFUSED
-        or (ticket is not None and ticket.status != TicketStatus.OPEN)
+        or (ticket is not None and ticket.status != OPENING_STATUS[action])
         or (deadline is not None and now >= deadline)
     ):
         return None
@@ -96,13 +98,10 @@ def delivery_retry_now(*, delivery_id: int) -> None:
         if delivery.status == DeliveryStatus.DELIVERED:
             raise DeliveryNotRetryable("This webhook was already delivered")
         ticket = delivery.ticket
-        if (
-            delivery.action == WebhookAction.TICKET_CREATE
-            and ticket is not None
-            and ticket.status != TicketStatus.OPEN
-        ):
+        opening_status = OPENING_STATUS.get(delivery.action)
+        if opening_status is not None and ticket is not None and ticket.status != opening_status:
             raise DeliveryNotRetryable(
-                f"Ticket {ticket.code} is {ticket.status}: its ticket_create must not be sent"
+                f"Ticket {ticket.code} is {ticket.status}: its {delivery.action} must not be sent"
             )
         delivery.status = DeliveryStatus.PENDING
         delivery.next_attempt_at = now

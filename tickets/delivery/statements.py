@@ -6,9 +6,10 @@ held delivery back: 34 → 83-127 webhooks/s per pool process).
 
 - `claim`: look at a row and either take it (set its lease, mark a dead worker's in-flight
   attempt interrupted, insert the new in-flight attempt, read the operator's URL and secret)
-  or say why not (`Claim.verdict`), closing the `ticket_create` of a cancelled ticket;
+  or say why not (`Claim.verdict`), closing the `ticket_create` (or `ticket_reserve`) of a
+  cancelled ticket;
 - `delivered`: after a 2xx, complete the attempt, mark the row delivered, confirm the ticket
-  of a `ticket_create` and find the ticket's next pending webhook.
+  of a `ticket_create` or `ticket_reserve` and find the ticket's next pending webhook.
 
 Each is one statement (data-modifying CTEs), hence atomic. The rules they apply are those of
 `tickets.delivery.attempts`; a failed answer is recorded there with the ORM.
@@ -29,10 +30,10 @@ from tickets.models import (
     DeliveryStatus,
     Ticket,
     TicketStatus,
-    WebhookAction,
     WebhookAttempt,
     WebhookDelivery,
 )
+from tickets.outbox.payloads import OPENING_ACTIONS
 
 INTERRUPTED_ERROR = "the worker stopped before recording an answer (its lease ran out)"
 IN_FLIGHT, INTERRUPTED = "in_flight", "interrupted"
@@ -73,7 +74,7 @@ WITH candidate AS (
         WHEN lease_until > %(now)s THEN 'in-flight'
         WHEN next_attempt_at > %(now)s THEN 'not-due'
         WHEN waits THEN 'waiting-for-earlier'
-        WHEN action = %(create)s AND ticket_status = %(cancelled)s THEN 'ticket-cancelled'
+        WHEN action = ANY(%(opening)s) AND ticket_status = %(cancelled)s THEN 'ticket-cancelled'
         ELSE 'claimed' END AS verdict
     FROM candidate
 ), closed AS (
@@ -87,7 +88,7 @@ WITH candidate AS (
     SET {d.attempts_count} = d.{d.attempts_count} + 1,
         {d.lease_until} = %(lease_until)s,
         {d.retry_deadline} = CASE
-            WHEN d.{d.action} = %(create)s AND d.{d.retry_deadline} IS NULL
+            WHEN d.{d.action} = ANY(%(opening)s) AND d.{d.retry_deadline} IS NULL
             THEN d.{d.created_at} + make_interval(secs => %(window)s)
             ELSE d.{d.retry_deadline} END,
         {d.updated_at} = %(now)s
@@ -218,7 +219,7 @@ def claim(
                 "window": retry_window.total_seconds(),
                 "pending": DeliveryStatus.PENDING,
                 "failed": DeliveryStatus.FAILED,
-                "create": WebhookAction.TICKET_CREATE,
+                "opening": OPENING_ACTIONS,
                 "cancelled": TicketStatus.CANCELLED,
                 "cancelled_error": CANCELLED_BEFORE_CREATE,
                 "in_flight": IN_FLIGHT,
@@ -252,7 +253,7 @@ def delivered(
     """Record a 2xx: complete the attempt, mark the row delivered (its first `delivered_at`
     kept), and for a `ticket_create` confirm its ticket (`pam_confirmed_at`, the PAM's
     player id, `needs_reconciliation` when the ticket was already cancelled)."""
-    confirms = delivery.action == WebhookAction.TICKET_CREATE and delivery.ticket_id is not None
+    confirms = delivery.action in OPENING_ACTIONS and delivery.ticket_id is not None
     with connection.cursor() as cursor:
         cursor.execute(
             _DELIVERED_SQL,

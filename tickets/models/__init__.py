@@ -1,7 +1,10 @@
-"""The tickets app's tables: tickets and selections, the PAM webhook outbox, settlement rounds."""
+"""The tickets app's tables: tickets and selections, the PAM webhook outbox, settlement
+rounds, and the answers kept for repeated writes."""
 
+from tickets.models.receipts import WriteEndpoint, WriteReceipt
 from tickets.models.settlement import Settlement, SettlementTier
 from tickets.models.tickets import (
+    TICKET_TYPES,
     Selection,
     SelectionResult,
     Ticket,
@@ -16,6 +19,7 @@ from tickets.models.webhooks import (
 )
 
 __all__ = [
+    "TICKET_TYPES",
     "DeliveryStatus",
     "Selection",
     "SelectionResult",
@@ -27,4 +31,6 @@ __all__ = [
     "WebhookAction",
     "WebhookAttempt",
     "WebhookDelivery",
+    "WriteEndpoint",
+    "WriteReceipt",
 ]

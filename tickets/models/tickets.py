@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from operators.models import ExciseType
 
+TICKET_TYPES = ("jackpot",)
+"""The ticket types there are (contract.md § Fields: `type`)."""
+
 
 class TicketStatus(models.TextChoices):
+    RESERVED = "reserved", "Reserved (pay later)"
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed (settled)"
     CANCELLED = "cancelled", "Cancelled"
@@ -81,7 +86,7 @@ class Ticket(models.Model):
         max_length=10,
         choices=TicketStatus.choices,
         default=TicketStatus.OPEN,
-        db_comment="open, closed (settled) or cancelled",
+        db_comment="reserved (pay later, not paid yet), open, closed (settled) or cancelled",
     )
     result = models.CharField(
         max_length=10,
@@ -103,12 +108,25 @@ class Ticket(models.Model):
         null=True, blank=True, db_comment="Events missed, set at settlement"
     )
     pam_confirmed_at = models.DateTimeField(
-        null=True, blank=True, db_comment="When the PAM accepted ticket_create"
+        null=True,
+        blank=True,
+        db_comment="When the PAM accepted ticket_create (or ticket_reserve for a reservation)",
+    )
+    reserved_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="A reservation's expiry: reserved + the operator's reservation_minutes, or "
+        "when its card stops selling if sooner; null for tickets sold paid",
+    )
+    paid_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="When the operator reported the reservation paid (POST .../paid)",
     )
     cancel_reason = models.CharField(
         max_length=30,
         blank=True,
-        db_comment="pam_refused, pam_unreachable or staff_cancelled",
+        db_comment="pam_refused, pam_unreachable, reservation_expired or staff_cancelled",
     )
     needs_reconciliation = models.BooleanField(
         default=False,
@@ -144,7 +162,9 @@ class Ticket(models.Model):
     class Meta:
         db_table_comment = "Jackpot tickets sold to players through operators"
         # Tickets are read-only in the back office; cancelling one is its own permission.
-        permissions = [("cancel_ticket", "Can cancel a ticket (sends ticket_discard)")]
+        permissions = [
+            ("cancel_ticket", "Can cancel a ticket (sends ticket_discard or ticket_refund)")
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(price__gt=0), name="ticket_price_positive"),
             models.CheckConstraint(condition=Q(stake__gte=0), name="ticket_stake_not_negative"),
@@ -197,6 +217,31 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created_idx"),
             models.Index(fields=["result", "-created_at"], name="ticket_result_created_idx"),
             models.Index(fields=["token"], name="ticket_token_idx"),
+            # GET /be/tickets: keyset pages (id descending) of one operator, one status at a
+            # time (tickets.listing merges the statuses asked for), alone, on one card, or of
+            # one player (user_id once the PAM gave one, else the token, as answered).
+            models.Index(
+                F("operator"), F("status"), F("id").desc(), name="ticket_operator_status_idx"
+            ),
+            models.Index(
+                F("operator"),
+                F("betcard"),
+                F("status"),
+                F("id").desc(),
+                name="ticket_operator_card_idx",
+            ),
+            models.Index(
+                F("operator"),
+                Coalesce(NullIf("user_id", Value("")), "token"),
+                F("status"),
+                F("id").desc(),
+                name="ticket_operator_player_idx",
+            ),
+            models.Index(
+                fields=["reserved_until"],
+                condition=Q(status="reserved"),
+                name="ticket_reservation_due_idx",
+            ),
             models.Index(
                 fields=["settled_at"],
                 condition=Q(status="closed", closed_at__isnull=True),

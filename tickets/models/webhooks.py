@@ -14,7 +14,9 @@ from tickets.models.tickets import Ticket
 
 class WebhookAction(models.TextChoices):
     TICKET_CREATE = "ticket_create"
+    TICKET_RESERVE = "ticket_reserve"
     TICKET_DISCARD = "ticket_discard"
+    TICKET_REFUND = "ticket_refund"
     TICKET_WIN = "ticket_win"
     TICKET_LOST = "ticket_lost"
     TICKET_VOID = "ticket_void"

@@ -27,7 +27,7 @@ from typing import Any
 
 from jackpot.core.sql import sql_names
 from operators.models import Operator
-from tickets.models import Ticket, TicketResult, WebhookAction
+from tickets.models import Ticket, TicketResult, TicketStatus, WebhookAction
 
 
 class Kind(Enum):
@@ -120,16 +120,31 @@ TICKET_CREATE = Webhook(
 )
 """Takes the price out of the player's wallet."""
 
-TICKET_DISCARD = Webhook(
-    WebhookAction.TICKET_DISCARD,
-    _fields(
-        *_TICKET,
-        ("currency", "currency", TEXT),
-        ("ticket_type", "type", TEXT),
-        ("reason", "%reason", TEXT),
-    ),
+TICKET_RESERVE = Webhook(WebhookAction.TICKET_RESERVE, TICKET_CREATE.fields)
+"""A reservation (pay later): the data of `ticket_create`, and no money moves."""
+
+_MONEY_BACK = _fields(
+    *_TICKET,
+    ("currency", "currency", TEXT),
+    ("ticket_type", "type", TEXT),
+    ("reason", "%reason", TEXT),
 )
-"""Undoes a `ticket_create` that did not go through; `reason` is a `DiscardReason`."""
+TICKET_DISCARD = Webhook(WebhookAction.TICKET_DISCARD, _MONEY_BACK)
+"""Undoes a `ticket_create` or `ticket_reserve` that did not go through, or a reservation
+that expired; `reason` is a `DiscardReason`."""
+
+TICKET_REFUND = Webhook(WebhookAction.TICKET_REFUND, _MONEY_BACK)
+"""Gives the price back for an open ticket whose money was taken (its `ticket_create`
+delivered, or a reservation paid) that staff cancel; `reason` is `staff_cancelled`."""
+
+OPENING_STATUS: dict[str, str] = {
+    WebhookAction.TICKET_CREATE: TicketStatus.OPEN,
+    WebhookAction.TICKET_RESERVE: TicketStatus.RESERVED,
+}
+"""The webhooks that open a ticket at the PAM, and the status the ticket has while theirs is
+the word that counts: refused or given up in that status, the ticket is cancelled and a
+`ticket_discard` follows (contract.md § PAM webhooks)."""
+OPENING_ACTIONS = list(OPENING_STATUS)
 
 TICKET_RESULT = Webhook(
     None,

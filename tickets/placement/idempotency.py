@@ -8,8 +8,6 @@ the loser's insert fails and it answers as a replay of the winner.
 
 from __future__ import annotations
 
-from django.db import IntegrityError
-
 from jackpot.core.errors import IdempotencyKeyReused
 from operators.models import Operator
 from tickets.models import Ticket
@@ -39,11 +37,3 @@ def placement_for_key(
         else render(earlier, earlier.betcard.code)
     )
     return PlacedTicket(ticket=earlier, body=body, replayed=True)
-
-
-def violation(error: IntegrityError) -> tuple[str | None, str | None]:
-    """(table, constraint) of a unique violation reported by psycopg, else (None, None)."""
-    diag = getattr(error.__cause__, "diag", None)
-    if diag is None:
-        return None, None
-    return diag.table_name, diag.constraint_name

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from tickets.models import Ticket
+from tickets.receipts import TicketRenderer
+
+__all__ = ["EventPick", "PlacedTicket", "TicketOrder", "TicketRenderer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +40,6 @@ class TicketOrder:
     @property
     def bet_ids(self) -> list[int]:
         return [pick.bet_id for pick in self.events]
-
-
-TicketRenderer = Callable[[Ticket, str], bytes]
-"""`render(ticket, betcard_code)` → the exact 200 body; stored for idempotent replays."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Ticket placement: `ticket_place()` (contract.md § POST /be/tickets).
+"""Ticket placement: `ticket_place()` (contract.md § POST /be/tickets, § Pay later: a
+reservation is placed the same way, and § Replays).
 
 Fetch once, decide purely, write once. The checks run in the contract's documented order
 (`tickets.placement.checks`): 115/114 (operator), idempotent replay, 104 (no events), 119-127
@@ -21,19 +22,20 @@ from django.db import IntegrityError, transaction
 
 from betcards.snapshots import betcard_snapshot_for_placement, bets_for_placement
 from jackpot.core import clock
-from jackpot.core.errors import DuplicateTicketCode
+from jackpot.core.errors import ContractError, DuplicateTicketCode
 from operators.models import Operator
 from operators.taxes import creation_taxes
-from tickets.models import Ticket
+from tickets.models import Ticket, WriteEndpoint
 from tickets.placement.checks import (
     check_betcard,
     check_event_count,
     check_events_present,
     check_operator,
 )
-from tickets.placement.idempotency import IDEMPOTENCY_CONSTRAINT, placement_for_key, violation
+from tickets.placement.idempotency import IDEMPOTENCY_CONSTRAINT, placement_for_key
 from tickets.placement.order import PlacedTicket, TicketOrder, TicketRenderer
 from tickets.placement.write import Placement, own_statement, write_if_bets_unchanged
+from tickets.receipts import RECEIPT_CONSTRAINT, receipt_get, signature_key, violation
 
 
 def ticket_place(
@@ -43,14 +45,52 @@ def ticket_place(
     idempotency_key: str | None,
     fingerprint: str,
     render: TicketRenderer,
+    endpoint: WriteEndpoint = WriteEndpoint.PLACE,
+    replay_key: str | None = None,
 ) -> PlacedTicket:
-    """Place a jackpot ticket for an authenticated operator, or raise its ContractError.
+    """Place a jackpot ticket (or, with `endpoint` RESERVE, reserve one: pay later) for an
+    authenticated operator, or raise its ContractError.
 
     With an `idempotency_key` already used by this operator, nothing is created: the same
     `fingerprint` (hash of the request body) replays the first answer, another one raises
     IdempotencyKeyReused (409). A key used only by failed attempts is free (nothing was
-    stored), so a rejected request may be retried with its key.
+    stored), so a rejected request may be retried with its key. A request whose signature
+    (`replay_key`) repeats an answered one's gets that answer (`tickets.receipts`).
     """
+    try:
+        return _place(
+            operator=operator,
+            order=order,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            render=render,
+            endpoint=endpoint,
+            replay_key=replay_key,
+        )
+    except ContractError:
+        earlier = None if replay_key is None else _replayed(operator, replay_key, endpoint)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _replayed(operator: Operator, replay_key: str, endpoint: WriteEndpoint) -> PlacedTicket | None:
+    receipt = receipt_get(operator_id=operator.pk, key=signature_key(replay_key, endpoint))
+    if receipt is None:
+        return None
+    return PlacedTicket(ticket=receipt.ticket, body=receipt.response.encode(), replayed=True)
+
+
+def _place(
+    *,
+    operator: Operator,
+    order: TicketOrder,
+    idempotency_key: str | None,
+    fingerprint: str,
+    render: TicketRenderer,
+    endpoint: WriteEndpoint,
+    replay_key: str | None,
+) -> PlacedTicket:
     check_operator(operator, order)
     if idempotency_key is not None:
         earlier = placement_for_key(operator, idempotency_key, fingerprint, render)
@@ -75,6 +115,8 @@ def ticket_place(
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         render=render,
+        endpoint=endpoint,
+        replay_key=replay_key,
     )
     return _write(placement)
 
@@ -96,6 +138,12 @@ def _write(placement: Placement) -> PlacedTicket:
             return placed
         except IntegrityError as error:
             table, constraint = violation(error)
+            if constraint == RECEIPT_CONSTRAINT and placement.replay_key is not None:
+                # A copy of this request (same signature) committed first: its answer.
+                replayed = _replayed(placement.operator, placement.replay_key, placement.endpoint)
+                if replayed is None:
+                    raise
+                return replayed
             key = placement.idempotency_key
             if constraint == IDEMPOTENCY_CONSTRAINT and key is not None:
                 # A concurrent request with the same key committed first; our insert waited

@@ -1,5 +1,6 @@
-"""The write of a placement: the ticket, its selections and its `ticket_create` row in one
-statement, only while the chosen bets are as the checks saw them.
+"""The write of a placement: the ticket, its selections, its `ticket_create` (or, for a
+reservation, `ticket_reserve`) row and its replay receipt in one statement, only while the
+chosen bets are as the checks saw them.
 
 Raw SQL because it pays (docs/performance.md § The write in one statement): one round trip,
 no BEGIN/COMMIT, instead of a locked read and three inserts in a transaction (7 round trips
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from betcards.sales import sales_close
 from betcards.snapshots import (
     BETS_UNCHANGED_SQL,
     BetcardSnapshot,
@@ -33,13 +35,21 @@ from jackpot.core.sql import (
 from operators.models import Operator
 from operators.taxes import CreationTaxes
 from tickets import identifiers
-from tickets.models import Selection, Ticket, WebhookDelivery
+from tickets.models import (
+    Selection,
+    Ticket,
+    TicketStatus,
+    WebhookDelivery,
+    WriteEndpoint,
+    WriteReceipt,
+)
 from tickets.odds import combined_odds
-from tickets.outbox.payloads import TICKET_CREATE
+from tickets.outbox.payloads import TICKET_CREATE, TICKET_RESERVE
 from tickets.outbox.queueing import pending_row
 from tickets.outbox.waking import wake
 from tickets.placement.checks import check_selections
 from tickets.placement.order import PlacedTicket, TicketOrder, TicketRenderer
+from tickets.receipts import receipt_new, signature_key
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,6 +64,15 @@ class Placement:
     idempotency_key: str | None
     fingerprint: str
     render: TicketRenderer
+    endpoint: WriteEndpoint = WriteEndpoint.PLACE
+    replay_key: str | None = None  # the request's signature (contract.md § Replays)
+
+    @property
+    def reservation(self) -> dt.timedelta | None:
+        """How long a reservation waits to be paid; None for a ticket sold paid."""
+        if self.endpoint != WriteEndpoint.RESERVE:
+            return None
+        return dt.timedelta(minutes=self.operator.reservation_minutes)
 
 
 def own_statement() -> contextlib.AbstractContextManager[object]:
@@ -83,8 +102,20 @@ def write_if_bets_unchanged(
     body = placement.render(ticket, placement.card.code)
     if placement.idempotency_key is not None:
         ticket.placement_response = body.decode()
-    delivery = pending_row(ticket=ticket, webhook=TICKET_CREATE)
-    delivery_id = _insert(ticket, placement.order, chosen, delivery)
+    webhook = TICKET_CREATE if placement.reservation is None else TICKET_RESERVE
+    delivery = pending_row(ticket=ticket, webhook=webhook)
+    receipt = (
+        None
+        if placement.replay_key is None
+        else receipt_new(
+            ticket=ticket,
+            key=signature_key(placement.replay_key, placement.endpoint),
+            endpoint=placement.endpoint,
+            response=body,
+            now=created,
+        )
+    )
+    delivery_id = _insert(ticket, placement.order, chosen, delivery, receipt)
     if delivery_id is None:
         return None
     delivery.pk = delivery_id
@@ -94,7 +125,13 @@ def write_if_bets_unchanged(
 
 def _ticket(placement: Placement, chosen: Sequence[BetSnapshot], created: dt.datetime) -> Ticket:
     order, taxes = placement.order, placement.taxes
+    reservation = placement.reservation
     return Ticket(
+        status=TicketStatus.OPEN if reservation is None else TicketStatus.RESERVED,
+        approved=reservation is None,
+        reserved_until=(
+            None if reservation is None else reservation_end(placement.card, created, reservation)
+        ),
         id=identifiers.ticket_id(created.timestamp()),
         code=identifiers.ticket_code(),
         operator=placement.operator,
@@ -124,16 +161,26 @@ def _ticket(placement: Placement, chosen: Sequence[BetSnapshot], created: dt.dat
     )
 
 
+def reservation_end(
+    card: BetcardSnapshot, reserved: dt.datetime, reservation: dt.timedelta
+) -> dt.datetime:
+    """A reservation expires after the operator's reservation time, or when its card stops
+    selling if that comes first (contract.md § Pay later)."""
+    close = sales_close(card)
+    return reserved + reservation if close is None else min(reserved + reservation, close)
+
+
 def _insert(
     ticket: Ticket,
     order: TicketOrder,
     chosen: Sequence[BetSnapshot],
     delivery: WebhookDelivery,
+    receipt: WriteReceipt | None,
 ) -> int | None:
     """Run the write statement; the outbox row's id, or None when a bet had changed."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _write_sql(),
+            _write_sql(with_receipt=receipt is not None),
             [
                 *bets_unchanged_params({bet.id: bet for bet in chosen}.values()),
                 *insert_params(ticket),
@@ -147,6 +194,7 @@ def _insert(
                     odds_accepted=[bet.odds for bet in chosen],
                 ),
                 *insert_params(delivery),
+                *([] if receipt is None else insert_params(receipt)),
             ],
         )
         written = cursor.fetchone()
@@ -154,20 +202,31 @@ def _insert(
 
 
 @functools.cache
-def _write_sql() -> str:
-    """Lock and compare the chosen bets, then insert the ticket, its selections and its
-    `ticket_create` outbox row, all in one statement. The inserts run only if the bets are
+def _write_sql(*, with_receipt: bool) -> str:
+    """Lock and compare the chosen bets, then insert the ticket, its selections, its
+    `ticket_create` (or `ticket_reserve`) outbox row and, for a signed request, the receipt
+    a replay is answered with, all in one statement. The inserts run only if the bets are
     unchanged (`WHERE`), succeed or fail together, and the foreign keys to the new ticket are
     checked at the statement's end, when the ticket row exists. Returns the outbox row's id,
     or no row."""
+    receipt = (
+        sql_names(
+            ", receipt AS ({insert_receipt} WHERE EXISTS (SELECT FROM ticket))",
+            insert_receipt=insert_select_sql(WriteReceipt),
+        )
+        if with_receipt
+        else ""
+    )
     return sql_names(
         "WITH {bets_unchanged},"
         " ticket AS ({insert_ticket} WHERE (SELECT yes FROM bets_unchanged) RETURNING 1),"
-        " selections AS ({insert_selections} WHERE EXISTS (SELECT FROM ticket))"
-        " {insert_delivery} WHERE EXISTS (SELECT FROM ticket) RETURNING {d.id}",
+        " selections AS ({insert_selections} WHERE EXISTS (SELECT FROM ticket)),"
+        " delivery AS ({insert_delivery} WHERE EXISTS (SELECT FROM ticket) RETURNING {d.id})"
+        "{receipt} SELECT id FROM delivery",
         bets_unchanged=BETS_UNCHANGED_SQL,
         insert_ticket=insert_select_sql(Ticket),
         insert_selections=insert_unnest_sql(Selection),
         insert_delivery=insert_select_sql(WebhookDelivery),
+        receipt=receipt,
         d=WebhookDelivery,
     )

@@ -15,7 +15,16 @@ from django.core.management.base import BaseCommand, CommandError
 from operators.models import ExciseType, Operator
 from operators.services import OperatorInvalid, operator_create, operator_rotate_secret
 
-_SETTING_OPTIONS = ("webhook_url", "timezone", "ext", "ext_type", "wht", "currencies", "aff_comm")
+_SETTING_OPTIONS = (
+    "webhook_url",
+    "timezone",
+    "ext",
+    "ext_type",
+    "wht",
+    "currencies",
+    "aff_comm",
+    "reservation_minutes",
+)
 
 
 class Command(BaseCommand):
@@ -34,6 +43,10 @@ class Command(BaseCommand):
             "--currencies", help="Comma-separated ISO 4217 codes, e.g. KES,USD (empty: any)"
         )
         parser.add_argument("--aff-comm", help="Affiliate instant commission percent (optional)")
+        parser.add_argument(
+            "--reservation-minutes",
+            help="How long a reservation (pay later) waits to be paid (default: 30)",
+        )
         parser.add_argument(
             "--rotate-secret",
             action="store_true",
@@ -74,6 +87,7 @@ class Command(BaseCommand):
                 wht_percent=options["wht"] or "0",
                 currencies=[code.strip() for code in currencies.split(",") if code.strip()],
                 aff_comm_percent=options["aff_comm"],
+                reservation_minutes=options["reservation_minutes"] or 30,
             )
         except OperatorInvalid as exc:
             raise CommandError(str(exc)) from exc

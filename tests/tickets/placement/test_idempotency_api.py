@@ -94,9 +94,10 @@ def test_keys_are_per_operator(client):
 def test_requests_without_key_create_a_ticket_each(client):
     sample = sample_setup()
 
+    # (different players: the same signed bytes again would be a replay, tests/.../replays)
     codes = {
-        signed_post(client, sample.operator, PATH, sample_request()).json()["code"]
-        for _ in range(3)
+        signed_post(client, sample.operator, PATH, sample_request(token=f"p{n}")).json()["code"]
+        for n in range(3)
     }
 
     assert len(codes) == 3

@@ -331,7 +331,10 @@ def test_zero_odds_diff_accepts_only_identical_odds(client):
     )
     Bet.objects.filter(id=14).update(odds=Decimal("2.551"))
 
-    response = signed_post(client, sample.operator, "/be/tickets", sample_request(odds_diff=0))
+    # (another player: the same signed bytes again would be a replay of the first)
+    response = signed_post(
+        client, sample.operator, "/be/tickets", sample_request(odds_diff=0, token="other")
+    )
 
     assert response.json()["code"] == 110
 
