@@ -161,6 +161,17 @@ def pick_event(page: Any, row: int, event_id: int) -> None:
     page.locator(f"#id_card_events-{row}-event + .select2").click()
     page.locator(".select2-container--open .select2-search__field").fill(str(event_id))
     page.locator(".select2-results__option", has_text=f"{event_id}:").click()
+    # The choice lands in the hidden <select> after select2's own handlers ran; saving before
+    # that (a loaded CI machine) would post the row without its event.
+    page.wait_for_function(
+        "([selector, value]) => document.querySelector(selector).value === value",
+        arg=[f"#id_card_events-{row}-event", str(event_id)],
+    )
+
+
+def form_errors(page: Any) -> str:
+    """The admin's error messages on the page, for a failing assertion to show."""
+    return " | ".join(page.locator(".errornote, .errorlist").all_inner_texts())
 
 
 @pytest.mark.usefixtures("_close_other_sessions")  # first in, so torn down last
@@ -224,7 +235,7 @@ def test_manager_runs_a_jackpot_and_a_clerk_only_looks(
         pick_event(page, row, event_id)
     shot(page, "08-betcard-add")
     submit(page, "input[name=_continue]")
-    assert "was added successfully" in page.content()
+    assert "was added successfully" in page.content(), form_errors(page)
     submit(page, "text=Open for sales")
     assert "Betcard WKND01: Opened for sales." in page.content()
 

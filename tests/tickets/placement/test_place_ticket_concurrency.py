@@ -1,11 +1,15 @@
-"""Concurrent placements against a live server with real threads and Postgres
-(contract.md § POST /be/tickets: one transaction, unique codes, idempotency; the FOR SHARE
-read of markets)."""
+"""Concurrent placements against the production web server (granian, jackpot.rsgi) with
+real threads and Postgres (contract.md § POST /be/tickets: one transaction, unique codes,
+idempotency; the FOR SHARE read of markets).
+
+Not Django's live server: its backlog of 10 and thread per connection reset connections
+under a loaded CI machine, which says nothing about the engine."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +21,7 @@ from betcards.models import Market
 from betcards.snapshots import bets_for_placement
 from tests.support.api import compact, signed_headers
 from tests.support.sample import sample_request, sample_setup
+from tests.support.web import WebServer
 from tickets.models import Selection, Ticket, WebhookDelivery
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -25,6 +30,12 @@ TICKETS = 50
 # Half as many client threads as tickets: the Postgres server is shared with other test
 # runs, and every in-flight request holds a connection.
 THREADS = 25
+
+
+@pytest.fixture
+def server() -> Iterator[WebServer]:
+    with WebServer(env={"WEB_WORKERS": "2"}) as running:
+        yield running
 
 
 def _post(
@@ -43,7 +54,7 @@ def _post(
         )
 
 
-def test_concurrent_placements_each_get_a_unique_code_selections_and_one_webhook(live_server):
+def test_concurrent_placements_each_get_a_unique_code_selections_and_one_webhook(server: WebServer):
     # given
     sample = sample_setup()
     start = threading.Barrier(THREADS)
@@ -51,7 +62,7 @@ def test_concurrent_placements_each_get_a_unique_code_selections_and_one_webhook
     def place(number: int) -> httpx.Response:
         if number < THREADS:
             start.wait()
-        return _post(live_server.url, sample.operator, sample_request(token=f"player-{number}"))
+        return _post(server.url, sample.operator, sample_request(token=f"player-{number}"))
 
     # when
     with ThreadPoolExecutor(THREADS) as pool:
@@ -69,16 +80,14 @@ def test_concurrent_placements_each_get_a_unique_code_selections_and_one_webhook
         ) == [("ticket_create", "pending")]
 
 
-def test_concurrent_duplicates_with_one_idempotency_key_create_one_ticket(live_server):
+def test_concurrent_duplicates_with_one_idempotency_key_create_one_ticket(server: WebServer):
     # given
     sample = sample_setup()
     start = threading.Barrier(10)
 
     def place(_: int) -> httpx.Response:
         start.wait()
-        return _post(
-            live_server.url, sample.operator, sample_request(), {"Idempotency-Key": "same"}
-        )
+        return _post(server.url, sample.operator, sample_request(), {"Idempotency-Key": "same"})
 
     # when
     with ThreadPoolExecutor(10) as pool:
@@ -91,14 +100,14 @@ def test_concurrent_duplicates_with_one_idempotency_key_create_one_ticket(live_s
     assert WebhookDelivery.objects.count() == 1
 
 
-def test_placement_waits_for_a_market_being_blocked_and_then_refuses(live_server):
+def test_placement_waits_for_a_market_being_blocked_and_then_refuses(server: WebServer):
     # given a back-office transaction blocking a market of the card, not yet committed
     sample = sample_setup()
     with ThreadPoolExecutor(1) as pool, transaction.atomic():
         Market.objects.filter(id=2658270).update(is_blocked=True)
 
         # when a ticket is placed meanwhile
-        pending = pool.submit(_post, live_server.url, sample.operator, sample_request())
+        pending = pool.submit(_post, server.url, sample.operator, sample_request())
         time.sleep(1.0)
 
         # then it waits for the block to be decided
