@@ -26,7 +26,7 @@ What it does (docs/performance.md has the figures and how to read them):
 
     python -m devserver exec -- python benchmarks/place_ticket.py \\
         [--concurrency 1,8,32] [--duration 10] [--existing-tickets 0|1000000] [--port 18700]
-        [--no-card-reads] [--no-baseline]
+        [--no-card-reads] [--no-baseline] [--rate-limit N] [--player-limits]
 
 The server is tuned through its variables (WEB_WORKERS, WEB_THREADS; GUNICORN_WORKERS,
 GUNICORN_THREADS), which this script passes through.
@@ -111,9 +111,17 @@ def bench_redis_url(url: str) -> str:
 
 
 # ----------------------------------------------------------------------------- fixtures
-def fixtures_prepare(existing_tickets: int) -> dict[str, Any]:
+def fixtures_prepare(
+    existing_tickets: int,
+    *,
+    rate_limit: int = 0,
+    max_tickets_per_player: int | None = None,
+    max_daily_spend: int | None = None,
+) -> dict[str, Any]:
     """Operator, teams, 13 events with 1X2 markets, the open card; N seeded tickets.
 
+    The operator's limits (contract § Limits) are off unless given: a benchmark that sends
+    thousands of requests a second would otherwise measure 429 answers.
     Returns what the load processes need: operator name and plain secret, and the order.
     """
     from django.db import connection, transaction
@@ -145,6 +153,9 @@ def fixtures_prepare(existing_tickets: int) -> dict[str, Any]:
         )
         operator.set_secret_key(secret)  # the encryption key is new for every run
         operator.is_active = True
+        operator.rate_limit = rate_limit
+        operator.max_tickets_per_player = max_tickets_per_player
+        operator.max_daily_spend = max_daily_spend
         operator.save()
         home, _ = Team.objects.get_or_create(id=HOME_TEAM, defaults={"name": "Bench Home"})
         away, _ = Team.objects.get_or_create(id=AWAY_TEAM, defaults={"name": "Bench Away"})
@@ -241,8 +252,8 @@ def tickets_reset(cursor: Any, existing: int, *, card_id: int, operator_id: int)
         say(f"seeding {existing:,} tickets (was {seeded:,}) ...")
         started = time.monotonic()
         cursor.execute(
-            "TRUNCATE tickets_webhookattempt, tickets_webhookdelivery, tickets_selection,"
-            " tickets_ticket CASCADE"
+            "TRUNCATE tickets_writereceipt, tickets_webhookattempt, tickets_webhookdelivery,"
+            " tickets_selection, tickets_ticket CASCADE"
         )
         if existing:
             tickets_seed(cursor, existing, card_id=card_id, operator_id=operator_id)
@@ -250,6 +261,7 @@ def tickets_reset(cursor: Any, existing: int, *, card_id: int, operator_id: int)
     elif total != seeded:
         say(f"deleting {total - seeded:,} tickets placed by an earlier run ...")
         for sql in (
+            "DELETE FROM tickets_writereceipt WHERE ticket_id >= %s",
             "DELETE FROM tickets_webhookattempt WHERE delivery_id IN (SELECT id FROM"
             " tickets_webhookdelivery WHERE ticket_id >= %s)",
             "DELETE FROM tickets_webhookdelivery WHERE ticket_id >= %s",
@@ -1056,6 +1068,19 @@ def main() -> None:
         action="store_true",
         help="skip the Bet Card API runs (GET /bc/jackpots/{code}, with and without ETag)",
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=0,
+        help="the operator's requests per second (default 0: none; a limit far above the load "
+        "measures the counting alone)",
+    )
+    parser.add_argument(
+        "--player-limits",
+        action="store_true",
+        help="give the operator per-player limits far above the load (tickets per card and "
+        "daily spend): every placement takes the player's lock and counts",
+    )
     parser.add_argument("--show-sql", action="store_true", help="print one placement's SQL")
     parser.add_argument(
         "--without-kick",
@@ -1090,7 +1115,10 @@ def main() -> None:
     from django.db import connections
 
     call_command("migrate", verbosity=0)
-    info = fixtures_prepare(args.existing_tickets)
+    limits: dict[str, Any] = {"rate_limit": args.rate_limit}
+    if args.player_limits:
+        limits.update(max_tickets_per_player=1_000_000, max_daily_spend=10**15)
+    info = fixtures_prepare(args.existing_tickets, **limits)
     statements = placement_sql(info)
     if args.show_sql:
         for sql in statements:
@@ -1100,7 +1128,9 @@ def main() -> None:
     load_before = os.getloadavg()
     print(
         f"database {redact(database_url)}, {args.existing_tickets:,} existing tickets;"
-        f" {EVENTS}-event tickets; {args.duration:g} s per level after {args.warmup:g} s warm-up"
+        f" {EVENTS}-event tickets; {args.duration:g} s per level after {args.warmup:g} s warm-up;"
+        f" operator limits: rate {args.rate_limit or 'none'},"
+        f" per player {'on (never reached)' if args.player_limits else 'none'}"
     )
     tuning = [f"{k}={v}" for k, v in os.environ.items() if k.startswith(("WEB_", "GUNICORN_"))]
     print(

@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "jackpot.api.schema.request_bodies_required",
+        "jackpot.api.schema.rate_limited_responses",
     ],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -248,6 +249,14 @@ if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
 
 # ----------------------------------------------------------------------------- engine rules
 SIGNATURE_MAX_SKEW_SECONDS = env.int("SIGNATURE_MAX_SKEW_SECONDS", default=300)
+# The request rate per operator (operators/rate.py) is counted in this Redis (default: the
+# broker's), shared by every web process and node. A counter that does not answer within
+# RATE_LIMIT_TIMEOUT_SECONDS lets requests through, unchecked, for RATE_LIMIT_PAUSE_SECONDS.
+RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="") or env.str(
+    "REDIS_URL", default="redis://127.0.0.1:6379/0"
+)
+RATE_LIMIT_TIMEOUT_SECONDS = env.float("RATE_LIMIT_TIMEOUT_SECONDS", default=0.25)
+RATE_LIMIT_PAUSE_SECONDS = env.float("RATE_LIMIT_PAUSE_SECONDS", default=1.0)
 # Operators and the Bet Card API's card answers are kept in each web process's memory,
 # dropped on every committed change by database notifications (jackpot.core.change_feed).
 LOCAL_CACHES = env.bool("LOCAL_CACHES", default=True)

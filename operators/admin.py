@@ -110,8 +110,18 @@ class OperatorForm(ModelForm):  # type: ignore[type-arg]
             "wht_percent",
             "aff_comm_percent",
             "reservation_minutes",
+            "rate_limit",
+            "max_tickets_per_player",
+            "max_daily_spend",
         ]
         help_texts = {
+            "rate_limit": "Requests per second on /be/ and /bc/ together, counted across every "
+            "web process and node; above it the API answers 429 (code 129). 0: no limit.",
+            "max_tickets_per_player": "Reserved and open tickets one player (token) may hold "
+            "on one betcard; one more is refused with code 130. Empty: no limit.",
+            "max_daily_spend": "Cents one player (token) may spend per day in the operator's "
+            "time zone, on tickets not cancelled (reservations count); a ticket that would go "
+            "above is refused with code 131. Empty: no limit.",
             "reservation_minutes": "How long a reservation (pay later) waits to be paid; it "
             "also ends when its card stops selling.",
             "name": "Sent by the operator in the operator-name header; cannot be reused.",
@@ -159,6 +169,7 @@ class OperatorAdmin(OperatorModelAdmin):
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
         ("Pay later", {"fields": ["reservation_minutes"]}),
+        ("Limits", {"fields": ["rate_limit", "max_tickets_per_player", "max_daily_spend"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     add_fieldsets = [
@@ -166,6 +177,7 @@ class OperatorAdmin(OperatorModelAdmin):
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
         ("Pay later", {"fields": ["reservation_minutes"]}),
+        ("Limits", {"fields": ["rate_limit", "max_tickets_per_player", "max_daily_spend"]}),
     ]
 
     # -------------------------------------------------------------------- display
@@ -206,6 +218,10 @@ class OperatorAdmin(OperatorModelAdmin):
             wht_percent=data["wht_percent"],
             currencies=data["currencies"],
             aff_comm_percent=data["aff_comm_percent"],
+            reservation_minutes=data["reservation_minutes"],
+            rate_limit=data["rate_limit"],
+            max_tickets_per_player=data["max_tickets_per_player"],
+            max_daily_spend=data["max_daily_spend"],
         )
         if not data["is_active"]:
             created.is_active = False

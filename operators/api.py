@@ -2,7 +2,8 @@
 
 `OperatorApi` reads the body first (413 before parsing, `jackpot.api.requests`), then
 authenticates the operator from the signed headers (403/115/112,
-`operators.authentication`), and always answers JSON. `OperatorSignatureScheme` documents
+`operators.authentication`), counts the request against the operator's rate (429/129,
+`operators.rate`), and always answers JSON. `OperatorSignatureScheme` documents
 the three headers in the OpenAPI schema as one security requirement.
 """
 
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 from jackpot.api.requests import JsonOnlyNegotiation, raw_body
 from operators.authentication import OperatorSignatureAuthentication
 from operators.models import Operator
+from operators.rate import rate_check
 
 _SIGNATURE_HEADERS = (
     ("timestamp", "Unix time in seconds; at most SIGNATURE_MAX_SKEW_SECONDS (300) from now."),
@@ -40,6 +42,10 @@ class OperatorApi(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raw_body(request._request)
         super().initial(request, *args, **kwargs)
+
+    def check_throttles(self, request: Request) -> None:
+        """After authentication: the operator's request rate (429, code 129)."""
+        rate_check(self.operator(request))
 
     @staticmethod
     def operator(request: Request) -> Operator:

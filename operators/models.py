@@ -55,6 +55,21 @@ class Operator(models.Model):
     aff_comm_percent = _percent_field(
         "Affiliate instant commission percent of stake, null when not configured", null=True
     )
+    rate_limit = models.PositiveIntegerField(
+        default=100,
+        db_comment="Requests per second on /be/ and /bc/ together, across every node; 0: none",
+    )
+    max_tickets_per_player = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        db_comment="Reserved and open tickets one player (token) may hold on one card; null: none",
+    )
+    max_daily_spend = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_comment="Cents one player (token) may spend per day in the operator's time zone, on "
+        "tickets not cancelled; null: none",
+    )
     reservation_minutes = models.PositiveIntegerField(
         default=30,
         db_comment="How long a reservation (POST /be/tickets/reserve) waits to be paid, minutes",
@@ -81,6 +96,10 @@ class Operator(models.Model):
                 condition=Q(ext_type__in=ExciseType.values), name="operator_ext_type_valid"
             ),
             models.CheckConstraint(condition=~Q(name=""), name="operator_name_not_empty"),
+            models.CheckConstraint(
+                condition=Q(max_daily_spend__isnull=True) | Q(max_daily_spend__gte=0),
+                name="operator_max_daily_spend_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:

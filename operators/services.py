@@ -6,9 +6,11 @@ to be handed to the operator; the database only keeps it encrypted (operators/se
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -53,7 +55,10 @@ def operator_create(
     wht_percent: Decimal | int | str,
     currencies: Iterable[str],
     aff_comm_percent: Decimal | int | str | None,
-    reservation_minutes: int = 30,
+    reservation_minutes: int | str = 30,
+    rate_limit: int | str = 100,
+    max_tickets_per_player: int | str | None = None,
+    max_daily_spend: int | str | None = None,
 ) -> tuple[Operator, str]:
     """Register an operator; returns it with its plain secret key (shown only this once).
 
@@ -72,6 +77,11 @@ def operator_create(
             None if aff_comm_percent is None else _valid_percent("aff_comm", aff_comm_percent)
         ),
         reservation_minutes=_valid_count("reservation_minutes", reservation_minutes, minimum=1),
+        rate_limit=_valid_count("rate_limit", rate_limit),
+        max_tickets_per_player=_optional_count(
+            "max_tickets_per_player", max_tickets_per_player, minimum=1
+        ),
+        max_daily_spend=_optional_count("max_daily_spend", max_daily_spend, minimum=1),
     )
     secret = generate_secret_key()
     operator.set_secret_key(secret)
@@ -83,6 +93,39 @@ def operator_create(
             raise OperatorExists(operator.name) from exc
         raise
     return operator, secret
+
+
+def _validators() -> dict[str, Callable[[Any], Any]]:
+    """Each updatable setting's validation, as at creation."""
+    return {
+        "webhook_url": webhook_url_valid,
+        "timezone": _valid_timezone,
+        "ext_percent": functools.partial(_valid_percent, "ext"),
+        "ext_type": _valid_ext_type,
+        "wht_percent": functools.partial(_valid_percent, "wht"),
+        "currencies": _valid_currencies,
+        "aff_comm_percent": functools.partial(_valid_percent, "aff_comm"),
+        "reservation_minutes": functools.partial(_valid_count, "reservation_minutes", minimum=1),
+        "rate_limit": functools.partial(_valid_count, "rate_limit"),
+        "max_tickets_per_player": functools.partial(
+            _optional_count, "max_tickets_per_player", minimum=1
+        ),
+        "max_daily_spend": functools.partial(_optional_count, "max_daily_spend", minimum=1),
+    }
+
+
+def operator_update(*, operator: Operator, **changes: Any) -> list[str]:
+    """Change only the settings given (validated as at creation); returns their names.
+    Raises OperatorInvalid naming the first bad one, with nothing changed."""
+    validators = _validators()
+    unknown = set(changes) - set(validators)
+    if unknown:
+        raise OperatorInvalid(f"not an operator setting: {', '.join(sorted(unknown))}")
+    valid = {name: validators[name](value) for name, value in changes.items()}
+    for name, value in valid.items():
+        setattr(operator, name, value)
+    operator.save(update_fields=[*valid, "updated_at"])
+    return list(valid)
 
 
 def operator_rotate_secret(*, operator: Operator) -> str:
@@ -181,3 +224,10 @@ def _valid_count(name: str, value: int | str, *, minimum: int = 0) -> int:
     if number < minimum or number > 2**31 - 1:
         raise OperatorInvalid(f"{name} must be between {minimum} and {2**31 - 1}, got {number}")
     return number
+
+
+def _optional_count(name: str, value: int | str | None, *, minimum: int = 0) -> int | None:
+    """A whole number, or None for "no limit" (None, "" or "none")."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    return _valid_count(name, value, minimum=minimum)

@@ -42,6 +42,9 @@ class OperatorFactory(factory.django.DjangoModelFactory[Operator]):
     aff_comm_percent = None
     is_active = True
     secret_key_encrypted = ""
+    # No request rate by default here (the engine's is 100/s): a fast machine's test client
+    # could pass it; tests of the limit set it (tests/operators/test_rate_limit_api.py).
+    rate_limit = 0
 
     @factory.post_generation
     def secret(obj: Operator, create: bool, extracted: str | None, **kwargs: Any) -> None:

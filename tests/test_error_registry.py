@@ -78,6 +78,7 @@ def test_every_code_is_in_the_openapi_schema(schema):
         | _codes_in(place["409"])
         | _codes_in(detail["404"])
         | _codes_in(paid["400"])
+        | _codes_in(place["429"])
     )
 
     assert in_schema == {error.code for error in API_ERRORS}
@@ -85,6 +86,14 @@ def test_every_code_is_in_the_openapi_schema(schema):
         error.code for error in API_ERRORS if http_status(error) == 400 and error.code != 117
     }
     assert placement_400 == _codes_in(place["400"])  # 117 is the paid endpoint's
+    signed = [
+        operation
+        for path in schema["paths"].values()
+        for operation in path.values()
+        if operation.get("security")
+    ]
+    assert len(signed) == 9
+    assert all(_codes_in(operation["responses"]["429"]) == {129} for operation in signed)
 
 
 def test_schema_documents_403_413_422_and_the_signature_headers(schema):

@@ -10,11 +10,14 @@ are not paid yet, so both are left out of the sums and counted apart.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
 
+from jackpot.core import clock
+from operators.models import Operator
 from tickets.models import Ticket, TicketStatus
 
 
@@ -64,3 +67,33 @@ def betcard_figures(*, betcard_ids: Iterable[int]) -> dict[int, BetcardFigures]:
         )
         for row in rows
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlayerSpend:
+    token: str
+    tickets: int
+    spent: int  # cents, tickets not cancelled
+
+
+def top_players_today(*, operator: Operator, count: int) -> list[PlayerSpend]:
+    """The players who spent most today (the operator's calendar day; tickets not
+    cancelled, reservations included, as the daily limit counts them), one grouped query
+    over the operator's tickets of the day (index `ticket_operator_created_idx`)."""
+    local = clock.now().astimezone(clock.zone(operator.timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = (
+        Ticket.objects.filter(
+            operator=operator,
+            created_at__gte=start,
+            created_at__lt=start + dt.timedelta(days=1),
+        )
+        .exclude(status=TicketStatus.CANCELLED)
+        .order_by()
+        .values("token")
+        .annotate(tickets=Count("pk"), spent=Sum("price"))
+        .order_by("-spent", "token")[:count]
+    )
+    return [
+        PlayerSpend(token=row["token"], tickets=row["tickets"], spent=row["spent"]) for row in rows
+    ]

@@ -34,12 +34,12 @@ from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from jackpot.core.errors import ContractError, IdempotencyKeyReused, TicketNotFound
+from jackpot.api.paths import API_PREFIXES
+from jackpot.core.errors import ContractError, IdempotencyKeyReused, RateLimited, TicketNotFound
 
 log = logging.getLogger(__name__)
 
 Loc = list[str | int]
-API_PREFIXES = ("/be/", "/bc/")
 OUTAGES: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
@@ -55,6 +55,7 @@ INTERNAL = "Internal error; nothing was written twice. Retry, or contact the eng
 HTTP_STATUS: dict[type[ContractError], int] = {
     TicketNotFound: status.HTTP_404_NOT_FOUND,
     IdempotencyKeyReused: status.HTTP_409_CONFLICT,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 """Statuses other than 400, by error class, wherever the error is raised."""
 
@@ -83,9 +84,11 @@ class RequestInvalid(ValidationError):
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     if isinstance(exc, ContractError):
+        retry_after = getattr(exc, "retry_after", None)
         return Response(
             {"code": exc.code, "message": exc.message},
             status=http_status(type(exc), context.get("view")),
+            headers=None if retry_after is None else {"Retry-After": str(retry_after)},
         )
     if isinstance(exc, RequestInvalid):
         return _unprocessable(exc.errors)

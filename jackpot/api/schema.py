@@ -1,8 +1,8 @@
 """OpenAPI (drf-spectacular) pieces shared by the /be/ views, generated from the code.
 
 Error responses are built from the error classes themselves (code + message template), so
-the schema cannot drift from what the API answers; the 422, 403, 409 and 413 shapes are the
-ones `jackpot.api.exceptions` renders.
+the schema cannot drift from what the API answers; the 422, 403, 409, 413 and 429 shapes are
+the ones `jackpot.api.exceptions` renders.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
-from jackpot.core.errors import ContractError
+from jackpot.core.errors import ContractError, RateLimited
 
 
 def error_code_response(
@@ -116,4 +116,45 @@ def request_bodies_required(result: dict[str, Any], **kwargs: Any) -> dict[str, 
         for operation in path.values():
             if isinstance(operation, dict) and "requestBody" in operation:
                 operation["requestBody"]["required"] = True
+    return result
+
+
+def rate_limited_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: every signed operation may answer 429 (code 129,
+    contract § Limits), so it is added once here rather than on each view."""
+    response = {
+        "description": f"More than the operator's `rate_limit` requests this second on /be/ "
+        f"and /bc/ together; retry after `Retry-After` seconds.\n\n| code | message |\n"
+        f"|---|---|\n| {RateLimited.code} | {RateLimited.template} |",
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Whole seconds to wait before the next request.",
+            }
+        },
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "integer", "enum": [RateLimited.code]},
+                        "message": {"type": "string"},
+                    },
+                    "required": ["code", "message"],
+                },
+                "examples": {
+                    "129RateLimited": {
+                        "value": {
+                            "code": RateLimited.code,
+                            "message": RateLimited.template.format(limit=100),
+                        }
+                    }
+                },
+            }
+        },
+    }
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and operation.get("security"):
+                operation["responses"]["429"] = response
     return result

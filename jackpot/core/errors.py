@@ -71,6 +71,16 @@ class TicketNotReserved(ContractError):
     when = "paid: the ticket is not `reserved`, or its reservation has expired"
 
 
+class RateLimited(ContractError):
+    code = 129
+    template = "Rate limit of {limit} requests per second exceeded"
+    when = "the operator sent more than its `rate_limit` requests this second (`/be/` and `/bc/`)"
+
+    def __init__(self, *, limit: int, retry_after: int) -> None:
+        super().__init__(limit=limit)
+        self.retry_after = retry_after  # whole seconds, at least 1 (the Retry-After header)
+
+
 class IdempotencyKeyReused(ContractError):
     code = 128
     template = "Idempotency key `{key}` was already used with a different request body"
@@ -201,6 +211,24 @@ class BonusPrizesMismatch(PlacementError):
     code = 126
     template = "Ticket bonus prizes {bonus_prizes} differ from betcard bonus prizes {expected}"
     when = "`bonus_prizes` ≠ card bonus prizes (same order)"
+
+
+class PlayerTicketLimit(PlacementError):
+    code = 130
+    template = (
+        "Player with `{token}` token has reached the limit of {limit} tickets on betcard with "
+        "`{betcard_code}` code"
+    )
+    when = "the player (`token`) has `max_tickets_per_player` reserved or open tickets on the card"
+
+
+class PlayerSpendLimit(PlacementError):
+    code = 131
+    template = "Player with `{token}` token has reached the daily spend limit of {limit}"
+    when = (
+        "the player's tickets not cancelled, created today in the operator's time zone, and "
+        "this one would cost more than `max_daily_spend`"
+    )
 
 
 class CurrencyNotAllowed(PlacementError):

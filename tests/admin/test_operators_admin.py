@@ -11,7 +11,8 @@ from operators.admin import SECRET_PLACEHOLDER, timezone_choices
 from operators.models import Operator
 from operators.signing import signature
 from tests.admin.conftest import LocalPam
-from tests.factories import DEFAULT_SECRET, OperatorFactory
+from tests.admin.forms import change_form_data
+from tests.factories import DEFAULT_SECRET, BetcardFactory, OperatorFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +31,9 @@ def operator_form(**overrides: str) -> dict[str, str]:
         "wht_percent": "10",
         "aff_comm_percent": "",
         "reservation_minutes": "30",
+        "rate_limit": "100",
+        "max_tickets_per_player": "",
+        "max_daily_spend": "",
         **overrides,
     }
 
@@ -172,3 +176,53 @@ def test_send_test_webhook_reports_a_refusal_as_an_error(
     assert message.level_tag == "error"
     assert str(message).startswith("Test webhook to acme: refused (HTTP 403, ")
     assert str(message).endswith("; body: bad signature")
+
+
+def test_a_manager_sets_the_limits_on_the_operators_page(manager_client: Client) -> None:
+    # given
+    operator = OperatorFactory(name="limits-co")
+    url = reverse("admin:operators_operator_change", args=[operator.pk])
+    data = change_form_data(manager_client, url)
+
+    # when
+    data.update(rate_limit="20", max_tickets_per_player="5", max_daily_spend="250000")
+    response = manager_client.post(url, data)
+
+    # then
+    assert response.status_code == 302
+    operator.refresh_from_db()
+    assert (operator.rate_limit, operator.max_tickets_per_player, operator.max_daily_spend) == (
+        20,
+        5,
+        250_000,
+    )
+
+
+def test_a_clerk_sees_the_limits_read_only(clerk_client: Client) -> None:
+    operator = OperatorFactory(max_daily_spend=1000)
+
+    page = clerk_client.get(reverse("admin:operators_operator_change", args=[operator.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Limits" in html
+    assert 'name="max_daily_spend"' not in html  # shown, not editable
+
+
+def test_the_operators_page_shows_todays_top_players_against_the_daily_limit(
+    admin_client: Client,
+) -> None:
+    # given: one player spent 1500 of a 2000 limit today, another 500
+    operator = OperatorFactory(max_daily_spend=2000)
+    card = BetcardFactory(events=1)
+    for token, count in (("big-spender", 3), ("small-fry", 1)):
+        TicketFactory.create_batch(count, operator=operator, betcard=card, token=token)
+
+    # when
+    page = admin_client.get(reverse("admin:operators_operator_change", args=[operator.pk]))
+
+    # then
+    html = page.content.decode()
+    assert "Top players today" in html
+    assert html.index("big-spender") < html.index("small-fry")
+    assert "75 %" in html

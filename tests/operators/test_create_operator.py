@@ -218,3 +218,81 @@ def test_service_raises_operator_exists_for_a_taken_name() -> None:
             currencies=[],
             aff_comm_percent=None,
         )
+
+
+def test_limits_and_reservation_time_are_set_at_creation() -> None:
+    run_create_operator(
+        "limited",
+        "--rate-limit", "50",
+        "--max-tickets-per-player", "3",
+        "--max-daily-spend", "100000",
+        "--reservation-minutes", "15",
+    )  # fmt: skip
+
+    operator = Operator.objects.get(name="limited")
+    assert (
+        operator.rate_limit,
+        operator.max_tickets_per_player,
+        operator.max_daily_spend,
+        operator.reservation_minutes,
+    ) == (50, 3, 100_000, 15)
+
+
+def test_limits_default_to_100_per_second_and_none_per_player() -> None:
+    run_create_operator("plain")
+
+    operator = Operator.objects.get(name="plain")
+    assert (operator.rate_limit, operator.max_tickets_per_player, operator.max_daily_spend) == (
+        100,
+        None,
+        None,
+    )
+
+
+def test_update_changes_only_the_options_given() -> None:
+    # given
+    run_create_operator("site", "--timezone", "Africa/Nairobi", "--wht", "10")
+    before = Operator.objects.get(name="site")
+
+    # when
+    out, _ = run_create_operator(
+        "site", "--update", "--rate-limit", "0", "--max-daily-spend", "500"
+    )
+
+    # then
+    after = Operator.objects.get(name="site")
+    assert json.loads(out) == {"operator": "site"}
+    assert (after.rate_limit, after.max_daily_spend) == (0, 500)
+    assert (after.timezone, after.wht_percent, after.secret_key_encrypted) == (
+        before.timezone,
+        before.wht_percent,
+        before.secret_key_encrypted,
+    )
+
+
+def test_update_can_lift_a_player_limit() -> None:
+    run_create_operator("site", "--max-tickets-per-player", "2")
+
+    run_create_operator("site", "--update", "--max-tickets-per-player", "none")
+
+    assert Operator.objects.get(name="site").max_tickets_per_player is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ghost", "--update", "--rate-limit", "1"], "does not exist"),
+        (["site", "--update"], "at least one option"),
+        (["site", "--update", "--rate-limit", "-1"], "rate_limit must be between"),
+        (["site", "--update", "--max-daily-spend", "lots"], "max_daily_spend must be a whole"),
+        (["site", "--update", "--rotate-secret"], "not both"),
+    ],
+)
+def test_bad_updates_are_refused_and_change_nothing(args: list[str], message: str) -> None:
+    run_create_operator("site")
+    before = operator_row("site")
+
+    with pytest.raises(CommandError, match=message):
+        run_create_operator(*args)
+
+    assert operator_row("site") == before

@@ -4,8 +4,8 @@ reservation is placed the same way, and § Replays).
 Fetch once, decide purely, write once. The checks run in the contract's documented order
 (`tickets.placement.checks`): 115/114 (operator), idempotent replay, 104 (no events), 119-127
 (betcard), 118 (too few events), then per event in request order 103, 105, 108, 106, 107,
-109, 110; 111 only when every ticket code attempt collides. Nothing is written unless every
-check passes.
+109, 110; then the player limits 130, 131 (`tickets.placement.limits`); 111 only when every
+ticket code attempt collides. Nothing is written unless every check passes.
 
 Queries for any number of events: the betcard with its events and the chosen bets (1, no
 lock), then one INSERT statement, committed on its own, that locks those bets and markets
@@ -33,6 +33,7 @@ from tickets.placement.checks import (
     check_operator,
 )
 from tickets.placement.idempotency import IDEMPOTENCY_CONSTRAINT, placement_for_key
+from tickets.placement.limits import PlayerLimits, check_player_limits, player_lock
 from tickets.placement.order import PlacedTicket, TicketOrder, TicketRenderer
 from tickets.placement.write import Placement, own_statement, write_if_bets_unchanged
 from tickets.receipts import RECEIPT_CONSTRAINT, receipt_get, signature_key, violation
@@ -117,6 +118,7 @@ def _place(
         render=render,
         endpoint=endpoint,
         replay_key=replay_key,
+        limits=PlayerLimits.of(operator, order, betcard_id=card.id, now=clock.now()),
     )
     return _write(placement)
 
@@ -126,16 +128,9 @@ def _write(placement: Placement) -> PlacedTicket:
     collides), and on locked bets when one changed since the read."""
     for _ in range(settings.TICKET_CODE_ATTEMPTS):
         try:
-            with own_statement():
-                placed = write_if_bets_unchanged(placement, placement.card.bets)
-            if placed is None:
-                # A bet or market changed since the read: check again on locked values.
-                with transaction.atomic(durable=True):
-                    locked = bets_for_placement(placement.order.bet_ids)
-                    placed = write_if_bets_unchanged(placement, locked)
-            if placed is None:
-                raise RuntimeError("locked bets changed inside their transaction")
-            return placed
+            if placement.limits is None:
+                return _write_once(placement)
+            return _write_within_limits(placement, placement.limits)
         except IntegrityError as error:
             table, constraint = violation(error)
             if constraint == RECEIPT_CONSTRAINT and placement.replay_key is not None:
@@ -158,3 +153,34 @@ def _write(placement: Placement) -> PlacedTicket:
                 raise
             # A ticket code (or, far less likely, id) collision: retry with new ones.
     raise DuplicateTicketCode()
+
+
+def _write_once(placement: Placement) -> PlacedTicket:
+    """One statement, committed on its own; a transaction on locked bets if one changed."""
+    with own_statement():
+        placed = write_if_bets_unchanged(placement, placement.card.bets)
+    if placed is None:
+        # A bet or market changed since the read: check again on locked values.
+        with transaction.atomic(durable=True):
+            locked = bets_for_placement(placement.order.bet_ids)
+            placed = write_if_bets_unchanged(placement, locked)
+    if placed is None:
+        raise RuntimeError("locked bets changed inside their transaction")
+    return placed
+
+
+def _write_within_limits(placement: Placement, limits: PlayerLimits) -> PlacedTicket:
+    """In one transaction holding the player's lock (tickets.placement.limits): the write,
+    which counts the player's tickets; if it wrote nothing, a changed bet (checked again,
+    locked: 103-110 first) or a limit (130, 131) is why."""
+    with transaction.atomic():
+        player_lock(limits)
+        placed = write_if_bets_unchanged(placement, placement.card.bets)
+        if placed is None:  # 103-110 come first: check the bets again, locked
+            locked = bets_for_placement(placement.order.bet_ids)
+            placed = write_if_bets_unchanged(placement, locked)
+            if placed is None:
+                check_player_limits(limits)
+    if placed is None:
+        raise RuntimeError("locked bets changed, or limits moved, under the player's lock")
+    return placed

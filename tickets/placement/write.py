@@ -48,6 +48,7 @@ from tickets.outbox.payloads import TICKET_CREATE, TICKET_RESERVE
 from tickets.outbox.queueing import pending_row
 from tickets.outbox.waking import wake
 from tickets.placement.checks import check_selections
+from tickets.placement.limits import WITHIN_LIMITS_SQL, PlayerLimits, within_limits_params
 from tickets.placement.order import PlacedTicket, TicketOrder, TicketRenderer
 from tickets.receipts import receipt_new, signature_key
 
@@ -66,6 +67,7 @@ class Placement:
     render: TicketRenderer
     endpoint: WriteEndpoint = WriteEndpoint.PLACE
     replay_key: str | None = None  # the request's signature (contract.md § Replays)
+    limits: PlayerLimits | None = None  # the operator's player limits, if it sets any
 
     @property
     def reservation(self) -> dt.timedelta | None:
@@ -115,7 +117,9 @@ def write_if_bets_unchanged(
             now=created,
         )
     )
-    delivery_id = _insert(ticket, placement.order, chosen, delivery, receipt)
+    delivery_id = _insert(
+        ticket, placement.order, chosen, delivery, receipt=receipt, limits=placement.limits
+    )
     if delivery_id is None:
         return None
     delivery.pk = delivery_id
@@ -175,14 +179,18 @@ def _insert(
     order: TicketOrder,
     chosen: Sequence[BetSnapshot],
     delivery: WebhookDelivery,
+    *,
     receipt: WriteReceipt | None,
+    limits: PlayerLimits | None,
 ) -> int | None:
-    """Run the write statement; the outbox row's id, or None when a bet had changed."""
+    """Run the write statement; the outbox row's id, or None when a bet had changed (or a
+    player limit would be broken)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _write_sql(with_receipt=receipt is not None),
+            _write_sql(with_receipt=receipt is not None, with_limits=limits is not None),
             [
                 *bets_unchanged_params({bet.id: bet for bet in chosen}.values()),
+                *([] if limits is None else within_limits_params(limits)),
                 *insert_params(ticket),
                 *insert_column_values(
                     Selection,
@@ -202,7 +210,7 @@ def _insert(
 
 
 @functools.cache
-def _write_sql(*, with_receipt: bool) -> str:
+def _write_sql(*, with_receipt: bool, with_limits: bool) -> str:
     """Lock and compare the chosen bets, then insert the ticket, its selections, its
     `ticket_create` (or `ticket_reserve`) outbox row and, for a signed request, the receipt
     a replay is answered with, all in one statement. The inserts run only if the bets are
@@ -217,13 +225,19 @@ def _write_sql(*, with_receipt: bool) -> str:
         if with_receipt
         else ""
     )
+    within, ticket_if = "", "(SELECT yes FROM bets_unchanged)"
+    if with_limits:  # counted after the player's lock (tickets.placement.limits)
+        within = f" within_limits AS ({WITHIN_LIMITS_SQL}),"
+        ticket_if += " AND (SELECT yes FROM within_limits)"
     return sql_names(
-        "WITH {bets_unchanged},"
-        " ticket AS ({insert_ticket} WHERE (SELECT yes FROM bets_unchanged) RETURNING 1),"
+        "WITH {bets_unchanged},{within}"
+        " ticket AS ({insert_ticket} WHERE {ticket_if} RETURNING 1),"
         " selections AS ({insert_selections} WHERE EXISTS (SELECT FROM ticket)),"
         " delivery AS ({insert_delivery} WHERE EXISTS (SELECT FROM ticket) RETURNING {d.id})"
         "{receipt} SELECT id FROM delivery",
         bets_unchanged=BETS_UNCHANGED_SQL,
+        within=within,
+        ticket_if=ticket_if,
         insert_ticket=insert_select_sql(Ticket),
         insert_selections=insert_unnest_sql(Selection),
         insert_delivery=insert_select_sql(WebhookDelivery),

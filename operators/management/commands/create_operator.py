@@ -1,7 +1,8 @@
 """`manage.py create_operator NAME [...]` (operations.md § create_operator).
 
 Prints one JSON object `{"operator": NAME, "secret_key": "..."}` on standard output. An
-existing name fails unless `--rotate-secret` is given, which issues that operator a new key.
+existing name fails unless `--rotate-secret` is given, which issues that operator a new key,
+or `--update`, which changes only the options given (and prints `{"operator": NAME}`).
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from operators.models import ExciseType, Operator
-from operators.services import OperatorInvalid, operator_create, operator_rotate_secret
-
-_SETTING_OPTIONS = (
-    "webhook_url",
-    "timezone",
-    "ext",
-    "ext_type",
-    "wht",
-    "currencies",
-    "aff_comm",
-    "reservation_minutes",
+from operators.services import (
+    OperatorInvalid,
+    operator_create,
+    operator_rotate_secret,
+    operator_update,
 )
+
+_SETTING_OPTIONS = {  # option -> Operator field
+    "webhook_url": "webhook_url",
+    "timezone": "timezone",
+    "ext": "ext_percent",
+    "ext_type": "ext_type",
+    "wht": "wht_percent",
+    "currencies": "currencies",
+    "aff_comm": "aff_comm_percent",
+    "reservation_minutes": "reservation_minutes",
+    "rate_limit": "rate_limit",
+    "max_tickets_per_player": "max_tickets_per_player",
+    "max_daily_spend": "max_daily_spend",
+}
 
 
 class Command(BaseCommand):
@@ -48,6 +57,23 @@ class Command(BaseCommand):
             help="How long a reservation (pay later) waits to be paid (default: 30)",
         )
         parser.add_argument(
+            "--rate-limit",
+            help="Requests per second on /be/ and /bc/ together (default: 100; 0: none)",
+        )
+        parser.add_argument(
+            "--max-tickets-per-player",
+            help="Reserved and open tickets one player may hold on one card (default: none)",
+        )
+        parser.add_argument(
+            "--max-daily-spend",
+            help="Cents one player may spend per day, operator's time zone (default: none)",
+        )
+        parser.add_argument(
+            "--update",
+            action="store_true",
+            help="Change only the options given on the existing operator NAME",
+        )
+        parser.add_argument(
             "--rotate-secret",
             action="store_true",
             help="Issue a new secret key to the existing operator NAME (changes nothing else)",
@@ -55,11 +81,35 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         name: str = options["name"]
+        if options["update"] and options["rotate_secret"]:
+            raise CommandError("give --update or --rotate-secret, not both")
+        if options["update"]:
+            self._update(name, options)
+            self.stdout.write(json.dumps({"operator": name}))
+            return
         if options["rotate_secret"]:
             secret = self._rotate(name, options)
         else:
             secret = self._create(name, options)
         self.stdout.write(json.dumps({"operator": name, "secret_key": secret}))
+
+    def _update(self, name: str, options: dict[str, Any]) -> None:
+        operator = Operator.objects.filter(name=name).first()
+        if operator is None:
+            raise CommandError(f"operator {name!r} does not exist; nothing was changed")
+        changes = {
+            field: options[option]
+            for option, field in _SETTING_OPTIONS.items()
+            if options[option] is not None
+        }
+        if "currencies" in changes:
+            changes["currencies"] = _codes(changes["currencies"])
+        if not changes:
+            raise CommandError("--update needs at least one option to change")
+        try:
+            operator_update(operator=operator, **changes)
+        except OperatorInvalid as exc:
+            raise CommandError(str(exc)) from exc
 
     def _rotate(self, name: str, options: dict[str, Any]) -> str:
         operator = Operator.objects.filter(name=name).first()
@@ -68,7 +118,9 @@ class Command(BaseCommand):
                 f"operator {name!r} does not exist; run create_operator without --rotate-secret "
                 "to register it"
             )
-        ignored = [f"--{key.replace('_', '-')}" for key in _SETTING_OPTIONS if options[key]]
+        ignored = [
+            f"--{key.replace('_', '-')}" for key in _SETTING_OPTIONS if options[key] is not None
+        ]
         if ignored:
             self.stderr.write(
                 f"note: --rotate-secret changes only the secret key; ignored {', '.join(ignored)}"
@@ -85,10 +137,17 @@ class Command(BaseCommand):
                 ext_percent=options["ext"] or "0",
                 ext_type=options["ext_type"] or ExciseType.INCLUSIVE,
                 wht_percent=options["wht"] or "0",
-                currencies=[code.strip() for code in currencies.split(",") if code.strip()],
+                currencies=_codes(currencies),
                 aff_comm_percent=options["aff_comm"],
                 reservation_minutes=options["reservation_minutes"] or 30,
+                rate_limit=100 if options["rate_limit"] is None else options["rate_limit"],
+                max_tickets_per_player=options["max_tickets_per_player"],
+                max_daily_spend=options["max_daily_spend"],
             )
         except OperatorInvalid as exc:
             raise CommandError(str(exc)) from exc
         return secret
+
+
+def _codes(text: str) -> list[str]:
+    return [code.strip() for code in text.split(",") if code.strip()]

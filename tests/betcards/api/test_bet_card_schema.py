@@ -14,10 +14,10 @@ from tests.support.sample import sample_setup
 pytestmark = pytest.mark.django_db
 
 BC_PATHS = {
-    "/bc/jackpots": {"200", "304", "400", "403", "422"},
-    "/bc/jackpots/{code}": {"200", "304", "400", "403", "404", "422"},
-    "/bc/jackpots/{code}/pick": {"200", "400", "403", "404", "422"},
-    "/bc/calculator/finance-details": {"200", "400", "403", "404", "422"},
+    "/bc/jackpots": {"200", "304", "400", "403", "422", "429"},
+    "/bc/jackpots/{code}": {"200", "304", "400", "403", "404", "422", "429"},
+    "/bc/jackpots/{code}/pick": {"200", "400", "403", "404", "422", "429"},
+    "/bc/calculator/finance-details": {"200", "400", "403", "404", "422", "429"},
 }
 
 
