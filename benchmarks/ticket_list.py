@@ -120,7 +120,9 @@ class Engine:
         self.app = application
         self.secret = secret
         self.statements = 0
-        connection.execute_wrapper(self._count)
+        # Installed for good (execute_wrapper() is a context manager): every later statement
+        # of this thread's connection, which is the one the in-process requests use.
+        connection.execute_wrappers.append(self._count)
         self.status = ""
         self.headers: dict[str, str] = {}
 

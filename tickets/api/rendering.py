@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from jackpot.core.clock import format_in_zone, format_utc
 from tickets.models import Selection, Ticket
+
+
+class Pick(Protocol):
+    """What a ticket's answer shows of one selection: a `Selection`, or a listed ticket's
+    `tickets.listing.PickedBet` row."""
+
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def bet_id(self) -> int: ...
+    @property
+    def odds_submitted(self) -> Decimal: ...
+    @property
+    def odds_accepted(self) -> Decimal: ...
+    @property
+    def result(self) -> str: ...
 
 
 def _percent(value: Decimal | None) -> float | None:
@@ -72,16 +88,17 @@ def ticket_detail_body(ticket: Ticket, selections: Sequence[Selection]) -> bytes
 
     `ticket.operator` and `ticket.betcard` must be loaded.
     """
-    return orjson.dumps(_detail(ticket, selections))
+    return orjson.dumps(_detail(ticket, ticket.betcard.code, selections))
 
 
-def tickets_list_body(tickets: Sequence[tuple[Ticket, Sequence[Selection]]]) -> bytes:
-    """GET /be/tickets: an array of `ticket_detail_body`'s objects."""
-    return orjson.dumps([_detail(ticket, selections) for ticket, selections in tickets])
+def tickets_list_body(tickets: Sequence[tuple[Ticket, str, Sequence[Pick]]]) -> bytes:
+    """GET /be/tickets: an array of `ticket_detail_body`'s objects (ticket, its card's code,
+    its selections)."""
+    return orjson.dumps([_detail(*listed) for listed in tickets])
 
 
-def _detail(ticket: Ticket, selections: Sequence[Selection]) -> dict[str, Any]:
-    representation = ticket_representation(ticket, ticket.betcard.code)
+def _detail(ticket: Ticket, betcard_code: str, selections: Sequence[Pick]) -> dict[str, Any]:
+    representation = ticket_representation(ticket, betcard_code)
     representation["events"] = [
         {
             "id": selection.event_id,
