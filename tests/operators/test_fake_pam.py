@@ -62,6 +62,24 @@ def test_verifies_with_the_operator_secret_from_the_database(running: list[FakeP
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_rotated_secret_is_read_again_at_once(running: list[FakePam]) -> None:
+    # given: the PAM has verified (and cached) the operator's first key
+    operator = OperatorFactory(secret="first-secret")
+    pam = start(running)
+    assert post(pam, webhook(operator), secret="first-secret").status_code == 200
+
+    # when: the key is rotated (seed_demo's fresh curl does) and the next webhook uses it
+    operator.set_secret_key("second-secret")
+    operator.save()
+    rotated = post(pam, webhook(operator, token="tok-2"), secret="second-secret")
+    old = post(pam, webhook(operator, token="tok-3"), secret="first-secret")
+
+    # then
+    assert rotated.status_code == 200
+    assert old.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
 def test_unknown_operator_or_stale_timestamp_is_refused(running: list[FakePam]) -> None:
     operator = OperatorFactory.build(name="nobody", secret="s")
     known = OperatorFactory(secret="s")
