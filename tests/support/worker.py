@@ -103,8 +103,11 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 15.0, what: st
 
 
 class CeleryWorker:
-    def __init__(self, *, broker_url: str, log_dir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, *, broker_url: str, log_dir: Path, env: dict[str, str], beat: bool = True
+    ) -> None:
         self.broker_url = broker_url
+        self.beat = beat  # a deployment runs one beat, however many workers
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         self.schedule_path = log_dir / "beat-schedule"
         self.env = env
@@ -127,7 +130,7 @@ class CeleryWorker:
         command = [
             *(sys.executable, "-m", "celery", "-A", "jackpot", "worker"),
             *("--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"),
-            *("--beat", "--schedule", str(self.schedule_path)),
+            *(("--beat", "--schedule", str(self.schedule_path)) if self.beat else ()),
             *("--without-gossip", "--without-mingle", "--without-heartbeat"),
             *("--hostname", f"hooks-test-{uuid.uuid4().hex[:6]}@%h"),
             *(["--purge"] if purge else []),
