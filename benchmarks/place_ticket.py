@@ -15,18 +15,20 @@ What it does (docs/performance.md has the figures and how to read them):
    connection per client thread, sends signed 13-event placements (a unique token each)
    for --duration seconds after a warm-up, and then runs the baseline: the same statements
    a placement runs, as one psycopg transaction with prepared statements, at the same
-   concurrency;
+   concurrency; and the second baseline, the same statements from pgbench
+   (benchmarks/pgbench_baseline.py; --no-pgbench skips it);
    Beside each level's placements, the Bet Card API's card read is run at the same
    concurrency: GET /bc/jackpots/{code} of the 13-event card (3 markets x 3 bets each),
    once plain (200 and the body) and once as a poller holding the current ETag (304);
 4. prints requests/s, median and p99 latency, queries per request, the load generator's CPU,
    the server's and PostgreSQL's CPU per request, the engine/baseline ratio and each card
-   read's server CPU as a share of a placement's; a CPU calibration figure before and after;
+   read's server CPU as a share of a placement's; a CPU calibration figure before and after
+   (a pure-Python loop and pgbench's select-only run);
    exits 1 on any error or timeout.
 
     python -m devserver exec -- python benchmarks/place_ticket.py \\
         [--concurrency 1,8,32] [--duration 10] [--existing-tickets 0|1000000] [--port 18700]
-        [--no-card-reads] [--no-baseline] [--rate-limit N] [--player-limits]
+        [--no-card-reads] [--no-baseline] [--no-pgbench] [--rate-limit N] [--player-limits]
 
 The server is tuned through its variables (WEB_WORKERS, WEB_THREADS; GUNICORN_WORKERS,
 GUNICORN_THREADS), which this script passes through.
@@ -1016,6 +1018,7 @@ LEGEND = (
     " core; srv CPU / db CPU: ms of CPU per request in the web server / in PostgreSQL backends;"
     " engine: a 13-event placement; card: GET /bc/jackpots/{code} (13 events x 3 markets x 3"
     " bets), card304: the same with a current If-None-Match; baseline: placement in raw SQL"
+    " from Python (psycopg, prepared); pgbench: the same statements from pgbench (C, prepared)"
 )
 READS_LEGEND = (
     "card reads against the placements of the same level: server CPU per request as a share of"
@@ -1062,6 +1065,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: DATABASE_URL's database + _bench")
     parser.add_argument("--redis-url", help="default: REDIS_URL's server, database 15")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--no-pgbench",
+        action="store_true",
+        help="skip the second baseline (pgbench, the same statements from a C client)",
+    )
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument(
         "--no-card-reads",
@@ -1140,7 +1148,12 @@ def main() -> None:
         " (BEGIN/COMMIT included, if any)"
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
-    print(f"CPU calibration before: {cpu_calibration()}")
+    from benchmarks import pgbench_baseline
+
+    use_pgbench = not args.no_pgbench and pgbench_baseline.pgbench_path() is not None
+    print(
+        f"CPU calibration before: {cpu_calibration()}, {pgbench_baseline.calibration(database_url)}"
+    )
     print(LEGEND)
     print(HEADER)
     results: list[tuple[LevelResult | None, LevelResult | None]] = []
@@ -1216,6 +1229,22 @@ def main() -> None:
                 print(row(baseline), flush=True)
             if engine and baseline and baseline.throughput:
                 print(f"{'ratio':<8} {level:>4} {engine.throughput / baseline.throughput:>10.0%}")
+            if use_pgbench:
+                native = pgbench_baseline.level_run(
+                    database_url,
+                    info,
+                    level,
+                    duration=args.duration,
+                    warmup=args.warmup,
+                    probe=probe,
+                )
+                print(row(native), flush=True)
+                if engine and native.throughput:
+                    print(
+                        f"{'ratio':<8} {level:>4} {engine.throughput / native.throughput:>10.0%}"
+                        "  (engine / pgbench)"
+                    )
+                results.append((None, native))
             results.append((engine, baseline))
         probe.close()
     finally:
@@ -1228,7 +1257,9 @@ def main() -> None:
         for placement, read in reads:
             print(read_summary(placement, read))
     print(f"ANALYZE runs of the ticket tables during the run (autovacuum's rule): {analyzer.count}")
-    print(f"CPU calibration after: {cpu_calibration()}")
+    print(
+        f"CPU calibration after: {cpu_calibration()}, {pgbench_baseline.calibration(database_url)}"
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results += [(None, read) for _, read in reads]
     errors = sum(r.client.errors for pair in results for r in pair if r is not None)
