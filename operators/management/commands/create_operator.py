@@ -54,18 +54,22 @@ class Command(BaseCommand):
         parser.add_argument("--aff-comm", help="Affiliate instant commission percent (optional)")
         parser.add_argument(
             "--reservation-minutes",
+            metavar="N",
             help="How long a reservation (pay later) waits to be paid (default: 30)",
         )
         parser.add_argument(
             "--rate-limit",
+            metavar="PER_SECOND",
             help="Requests per second on /be/ and /bc/ together (default: 100; 0: none)",
         )
         parser.add_argument(
             "--max-tickets-per-player",
+            metavar="N",
             help="Reserved and open tickets one player may hold on one card (default: none)",
         )
         parser.add_argument(
             "--max-daily-spend",
+            metavar="CENTS",
             help="Cents one player may spend per day, operator's time zone (default: none)",
         )
         parser.add_argument(
