@@ -17,7 +17,7 @@ from decimal import Decimal
 from betcards.catalogue.importing import ImportSummary, catalogue_import
 from betcards.models import Betcard, Market
 from operators.models import ExciseType, Operator
-from operators.services import operator_create, operator_rotate_secret, operator_webhook_url_set
+from operators.services import operator_create, operator_rotate_secret, operator_update
 from operators.signing import signature
 
 DEMO_OPERATOR = "demo"
@@ -105,7 +105,7 @@ def demo_seed(*, now: dt.datetime, webhook_url: str | None) -> tuple[Operator, s
         )
     else:
         if webhook_url is not None and webhook_url != operator.webhook_url:
-            operator_webhook_url_set(operator=operator, webhook_url=webhook_url)
+            operator_update(operator=operator, webhook_url=webhook_url)
         secret = operator_rotate_secret(operator=operator)
     summary = catalogue_import(demo_catalogue(now=now))
     return operator, secret, summary

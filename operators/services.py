@@ -67,21 +67,19 @@ def operator_create(
     """
     operator = Operator(
         name=_valid_name(name),
-        webhook_url=webhook_url_valid(webhook_url),
-        timezone=_valid_timezone(timezone),
-        ext_percent=_valid_percent("ext", ext_percent),
-        ext_type=_valid_ext_type(ext_type),
-        wht_percent=_valid_percent("wht", wht_percent),
-        currencies=_valid_currencies(currencies),
-        aff_comm_percent=(
-            None if aff_comm_percent is None else _valid_percent("aff_comm", aff_comm_percent)
+        **_valid_settings(
+            webhook_url=webhook_url,
+            timezone=timezone,
+            ext_percent=ext_percent,
+            ext_type=ext_type,
+            wht_percent=wht_percent,
+            currencies=currencies,
+            aff_comm_percent=aff_comm_percent,
+            reservation_minutes=reservation_minutes,
+            rate_limit=rate_limit,
+            max_tickets_per_player=max_tickets_per_player,
+            max_daily_spend=max_daily_spend,
         ),
-        reservation_minutes=_valid_count("reservation_minutes", reservation_minutes, minimum=1),
-        rate_limit=_valid_count("rate_limit", rate_limit),
-        max_tickets_per_player=_optional_count(
-            "max_tickets_per_player", max_tickets_per_player, minimum=1
-        ),
-        max_daily_spend=_optional_count("max_daily_spend", max_daily_spend, minimum=1),
     )
     secret = generate_secret_key()
     operator.set_secret_key(secret)
@@ -95,8 +93,9 @@ def operator_create(
     return operator, secret
 
 
+@functools.cache
 def _validators() -> dict[str, Callable[[Any], Any]]:
-    """Each updatable setting's validation, as at creation."""
+    """Each setting's validation, one home for creation, `--update` and the admin's form."""
     return {
         "webhook_url": webhook_url_valid,
         "timezone": _valid_timezone,
@@ -104,7 +103,7 @@ def _validators() -> dict[str, Callable[[Any], Any]]:
         "ext_type": _valid_ext_type,
         "wht_percent": functools.partial(_valid_percent, "wht"),
         "currencies": _valid_currencies,
-        "aff_comm_percent": functools.partial(_valid_percent, "aff_comm"),
+        "aff_comm_percent": _valid_aff_comm,
         "reservation_minutes": functools.partial(_valid_count, "reservation_minutes", minimum=1),
         "rate_limit": functools.partial(_valid_count, "rate_limit"),
         "max_tickets_per_player": functools.partial(
@@ -114,14 +113,24 @@ def _validators() -> dict[str, Callable[[Any], Any]]:
     }
 
 
+def setting_valid(name: str, value: Any) -> Any:
+    """One setting as stored, or OperatorInvalid naming it (the rule `operator_create` and
+    `operator_update` apply)."""
+    return _validators()[name](value)
+
+
+def _valid_settings(**settings: Any) -> dict[str, Any]:
+    """The settings as stored, in the order given; OperatorInvalid names the first bad one."""
+    unknown = set(settings) - set(_validators())
+    if unknown:
+        raise OperatorInvalid(f"not an operator setting: {', '.join(sorted(unknown))}")
+    return {name: setting_valid(name, value) for name, value in settings.items()}
+
+
 def operator_update(*, operator: Operator, **changes: Any) -> list[str]:
     """Change only the settings given (validated as at creation); returns their names.
     Raises OperatorInvalid naming the first bad one, with nothing changed."""
-    validators = _validators()
-    unknown = set(changes) - set(validators)
-    if unknown:
-        raise OperatorInvalid(f"not an operator setting: {', '.join(sorted(unknown))}")
-    valid = {name: validators[name](value) for name, value in changes.items()}
+    valid = _valid_settings(**changes)
     for name, value in valid.items():
         setattr(operator, name, value)
     operator.save(update_fields=[*valid, "updated_at"])
@@ -134,12 +143,6 @@ def operator_rotate_secret(*, operator: Operator) -> str:
     operator.set_secret_key(secret)
     operator.save(update_fields=["secret_key_encrypted", "updated_at"])
     return secret
-
-
-def operator_webhook_url_set(*, operator: Operator, webhook_url: str) -> None:
-    """Point the operator's PAM webhooks at `webhook_url` ("" for none); raises OperatorInvalid."""
-    operator.webhook_url = webhook_url_valid(webhook_url)
-    operator.save(update_fields=["webhook_url", "updated_at"])
 
 
 def _valid_name(name: str) -> str:
@@ -197,6 +200,10 @@ def _valid_percent(field: str, value: Decimal | int | str) -> Decimal:
     ):
         raise OperatorInvalid(problem)
     return percent
+
+
+def _valid_aff_comm(value: Decimal | int | str | None) -> Decimal | None:
+    return None if value is None else _valid_percent("aff_comm", value)
 
 
 def _valid_ext_type(value: str) -> str:
