@@ -39,7 +39,7 @@ from operators.services import (
     OperatorInvalid,
     operator_create,
     operator_rotate_secret,
-    webhook_url_valid,
+    setting_valid,
 )
 
 SECRET_PLACEHOLDER = "••• (rotate to get a new one)"  # noqa: S105 - a label, not a key
@@ -50,6 +50,15 @@ else:
     OperatorModelAdmin = admin.ModelAdmin
 
 _PERCENT_VALIDATORS = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))]
+# Checked by the service's own rule (operators.services.setting_valid), so a value the form
+# accepts is one operator_create accepts: an add is never a 500, an edit never stores less.
+_SERVICE_CHECKED = (
+    "webhook_url",
+    "reservation_minutes",
+    "rate_limit",
+    "max_tickets_per_player",
+    "max_daily_spend",
+)
 
 
 def test_webhook_body(operator: Operator) -> bytes:
@@ -136,11 +145,15 @@ class OperatorForm(ModelForm):  # type: ignore[type-arg]
             if name in self.fields:  # a clerk's read-only form has no editable fields
                 self.fields[name].validators.extend(_PERCENT_VALIDATORS)
 
-    def clean_webhook_url(self) -> str:
-        try:
-            return webhook_url_valid(self.cleaned_data["webhook_url"])
-        except OperatorInvalid as exc:
-            raise forms.ValidationError(str(exc)) from None
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in _SERVICE_CHECKED:
+            if name in cleaned:  # absent: read-only, or already refused by the field
+                try:
+                    cleaned[name] = setting_valid(name, cleaned[name])
+                except OperatorInvalid as exc:
+                    self.add_error(name, str(exc))
+        return cleaned
 
 
 @admin.register(Operator)

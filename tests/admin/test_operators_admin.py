@@ -226,3 +226,32 @@ def test_the_operators_page_shows_todays_top_players_against_the_daily_limit(
     assert "Top players today" in html
     assert html.index("big-spender") < html.index("small-fry")
     assert "75 %" in html
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("max_tickets_per_player", "max_tickets_per_player must be between 1 and"),
+        ("max_daily_spend", "max_daily_spend must be between 1 and"),
+        ("reservation_minutes", "reservation_minutes must be between 1 and"),
+    ],
+)
+def test_a_limit_the_engine_refuses_is_a_form_error_on_add_and_on_edit(
+    manager_client: Client, field: str, message: str
+) -> None:
+    # when: an add with 0, which operator_create refuses
+    added = manager_client.post(ADD_URL, operator_form(**{field: "0"}))
+
+    # then: the form says why, and nothing was created
+    assert added.status_code == 200
+    assert message in added.content.decode()
+    assert not Operator.objects.filter(name="acme").exists()
+
+    # and an edit of an existing operator refuses it the same way
+    operator = OperatorFactory(name="beta")
+    change = reverse("admin:operators_operator_change", args=[operator.pk])
+    edited = manager_client.post(change, operator_form(name="beta", **{field: "0"}))
+    assert edited.status_code == 200
+    assert message in edited.content.decode()
+    operator.refresh_from_db()
+    assert getattr(operator, field) != 0
