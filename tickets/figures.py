@@ -10,7 +10,6 @@ are not paid yet, so both are left out of the sums and counted apart.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -80,14 +79,9 @@ def top_players_today(*, operator: Operator, count: int) -> list[PlayerSpend]:
     """The players who spent most today (the operator's calendar day; tickets not
     cancelled, reservations included, as the daily limit counts them), one grouped query
     over the operator's tickets of the day (index `ticket_operator_created_idx`)."""
-    local = clock.now().astimezone(clock.zone(operator.timezone))
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = clock.local_day(clock.now(), operator.timezone)
     rows = (
-        Ticket.objects.filter(
-            operator=operator,
-            created_at__gte=start,
-            created_at__lt=start + dt.timedelta(days=1),
-        )
+        Ticket.objects.filter(operator=operator, created_at__gte=start, created_at__lt=end)
         .exclude(status=TicketStatus.CANCELLED)
         .order_by()
         .values("token")

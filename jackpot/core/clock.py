@@ -28,3 +28,11 @@ def format_utc(moment: dt.datetime) -> str:
 
 def format_in_zone(moment: dt.datetime, zone_name: str) -> str:
     return moment.astimezone(zone(zone_name)).strftime(CONTRACT_TIME_FORMAT)
+
+
+def local_day(moment: dt.datetime, zone_name: str) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar day in `zone_name` that holds `moment`, as [start, end) in UTC (a DST
+    day is 23 or 25 hours: the end is the next local midnight, not start + 24 h)."""
+    start = moment.astimezone(zone(zone_name)).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + dt.timedelta(days=1)  # wall-clock arithmetic in the zone
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)

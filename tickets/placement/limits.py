@@ -55,9 +55,7 @@ class PlayerLimits:
         """The limits of this placement; None when the operator sets none."""
         if operator.max_tickets_per_player is None and operator.max_daily_spend is None:
             return None
-        local = now.astimezone(clock.zone(operator.timezone))
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + dt.timedelta(days=1)  # wall-clock arithmetic: a DST day is 23 or 25 h
+        day_start, day_end = clock.local_day(now, operator.timezone)
         return cls(
             operator_id=operator.pk,
             token=order.token,
@@ -66,8 +64,8 @@ class PlayerLimits:
             price=order.price,
             max_tickets=operator.max_tickets_per_player,
             max_daily_spend=operator.max_daily_spend,
-            day_start=start.astimezone(dt.UTC),
-            day_end=end.astimezone(dt.UTC),
+            day_start=day_start,
+            day_end=day_end,
         )
 
     def params(self) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def _write_within_limits(placement: Placement, limits: PlayerLimits) -> PlacedTi
     """In one transaction holding the player's lock (tickets.placement.limits): the write,
     which counts the player's tickets; if it wrote nothing, a changed bet (checked again,
     locked: 103-110 first) or a limit (130, 131) is why."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         player_lock(limits)
         placed = write_if_bets_unchanged(placement, placement.card.bets)
         if placed is None:  # 103-110 come first: check the bets again, locked
