@@ -1,5 +1,5 @@
 """The second baseline of benchmarks/place_ticket.py: a C client (pgbench) doing a placement's
-reads and writes, and a CPU calibration figure that includes the database.
+reads and writes (the machine's calibration figures are in benchmarks/calibration.py).
 
 The pgbench script runs the Python baseline's statements (`BASELINE_SQL`, same text, the
 `%s` placeholders becoming pgbench variables) as one transaction with prepared statements.
@@ -15,7 +15,6 @@ codes under it (46,656 per run: far more than a level places).
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -26,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 
+from benchmarks.calibration import pgbench_connection, pgbench_path
 from benchmarks.place_ticket import (
     BASELINE_SQL,
     BONUS,
@@ -70,14 +69,6 @@ PREPARE = (
     " 'pgbench-' || s.n AS token, now() AS now"
     " FROM (SELECT nextval('{sequence}') AS n) s) t \\gset"
 )
-
-
-def pgbench_path() -> str | None:
-    found = shutil.which("pgbench")
-    if found:
-        return found
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
-    return candidates[-1] if candidates else None
 
 
 def script(info: dict[str, Any]) -> str:
@@ -145,40 +136,6 @@ def _free_prefix(conn: psycopg.Connection[Any]) -> str:
     return str(row[0])
 
 
-def _connection_options(dsn: str) -> tuple[list[str], dict[str, str]]:
-    """pgbench's connection arguments and environment for a DATABASE_URL."""
-    parts = urlsplit(dsn)
-    env = dict(os.environ)
-    if parts.password:
-        env["PGPASSWORD"] = parts.password
-    args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    args += ["-U", parts.username or "postgres", parts.path.lstrip("/")]
-    return args, env
-
-
-def calibration(dsn: str) -> str:
-    """pgbench's built-in select-only run, one client, 3 s, on its own small tables."""
-    binary = pgbench_path()
-    if binary is None:
-        return "pgbench not installed"
-    args, env = _connection_options(dsn)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        initialized = conn.execute("SELECT to_regclass('pgbench_accounts') IS NOT NULL").fetchone()
-    if not (initialized and initialized[0]):
-        subprocess.run(
-            [binary, "-i", "-s", "1", "-q", *args], env=env, check=True, capture_output=True
-        )
-    done = subprocess.run(
-        [binary, "-n", "-S", "-M", "prepared", "-c", "1", "-T", "3", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    match = re.search(r"tps = ([\d.]+)", done.stdout)
-    return f"pgbench select-only c=1 {float(match[1]):,.0f} tps" if match else "pgbench: ?"
-
-
 def level_run(
     dsn: str,
     info: dict[str, Any],
@@ -192,7 +149,7 @@ def level_run(
     binary = pgbench_path()
     if binary is None:
         raise SystemExit("pgbench is not installed (apt-get install postgresql-client)")
-    args, env = _connection_options(dsn)
+    args, env = pgbench_connection(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}")
         next_value = conn.execute(f"SELECT nextval('{SEQUENCE}')").fetchone()

@@ -338,20 +338,6 @@ def tickets_seed(cursor: Any, count: int, *, card_id: int, operator_id: int) -> 
     )
 
 
-def cpu_calibration(loops: int = 2_000_000) -> str:
-    """A fixed pure-Python loop, timed: the same figure on a machine that is as fast, so
-    results from different hours and machines can be set side by side (these VMs drift 2-3x
-    from hour to hour). Best of three, in million loop iterations per second."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for number in range(loops):
-            total += number * number % 7
-        best = min(best, time.perf_counter() - started)
-    return f"python loop {loops / best / 1e6:.1f} M/s"
-
-
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -1149,11 +1135,10 @@ def main() -> None:
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
     from benchmarks import pgbench_baseline
+    from benchmarks.calibration import calibration, pgbench_path
 
-    use_pgbench = not args.no_pgbench and pgbench_baseline.pgbench_path() is not None
-    print(
-        f"CPU calibration before: {cpu_calibration()}, {pgbench_baseline.calibration(database_url)}"
-    )
+    use_pgbench = not args.no_pgbench and pgbench_path() is not None
+    print(f"CPU calibration before: {calibration(database_url)}")
     print(LEGEND)
     print(HEADER)
     results: list[tuple[LevelResult | None, LevelResult | None]] = []
@@ -1257,9 +1242,7 @@ def main() -> None:
         for placement, read in reads:
             print(read_summary(placement, read))
     print(f"ANALYZE runs of the ticket tables during the run (autovacuum's rule): {analyzer.count}")
-    print(
-        f"CPU calibration after: {cpu_calibration()}, {pgbench_baseline.calibration(database_url)}"
-    )
+    print(f"CPU calibration after: {calibration(database_url)}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results += [(None, read) for _, read in reads]
     errors = sum(r.client.errors for pair in results for r in pair if r is not None)

@@ -3,7 +3,9 @@
 Builds (or rebuilds) betcard BENCH1M with 13 events and N tickets (default 1,000,000) whose
 picks are spread pseudo-randomly over home/draw/away, with set-based SQL
 (INSERT ... SELECT generate_series), enters the results (home wins, the 13th event void),
-then times `manage.py settle_betcard BENCH1M` and, with --close, the `ticket_closed` sweep.
+then times the settlement (`betcard_settle`, what `manage.py settle_betcard BENCH1M` runs),
+each of its phases, and, with --close, the `ticket_closed` sweep. The machine's calibration
+figures and load average are printed before and after.
 
 Use a database of your own, it writes a million rows:
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
 import resource
@@ -37,6 +38,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from benchmarks.calibration import calibration  # noqa: E402
 from betcards.models import (  # noqa: E402
     Bet,
     Betcard,
@@ -48,7 +50,9 @@ from betcards.models import (  # noqa: E402
 )
 from betcards.results import market_result_set  # noqa: E402
 from operators.models import Operator  # noqa: E402
+from tickets.management.commands.settle_betcard import report_json  # noqa: E402
 from tickets.settlement.closing import tickets_close_due  # noqa: E402
+from tickets.settlement.rounds import betcard_settle  # noqa: E402
 
 CODE = "BENCH1M"
 FIRST_EVENT = 990_001
@@ -212,6 +216,29 @@ def results_enter(card: Betcard) -> None:
         )
 
 
+class PhaseTimer:
+    """The settlement's progress callback: when each phase began, for a per-phase split."""
+
+    def __init__(self, *, show: bool) -> None:
+        self.started = time.perf_counter()
+        self.begun: dict[str, float] = {}
+        self.show = show
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        self.begun.setdefault(phase, time.perf_counter())
+        if self.show:
+            print(f"\r{phase}: {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+    def print(self, *, end: float) -> None:
+        if self.show:
+            print(file=sys.stderr)
+        # A phase's first callback comes after its first batch: the split is approximate.
+        starts = [("start (results, tiers)", self.started), *self.begun.items()]
+        ends = [began for _, began in starts[1:]] + [end]
+        for (phase, began), ended in zip(starts, ends, strict=True):
+            print(f"  {phase:<46} {ended - began:8.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -220,6 +247,8 @@ def main() -> None:
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
+    print(f"CPU calibration before: {calibration(os.environ['DATABASE_URL'])}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
     previous_run_delete()
     started = step("delete the previous run's card", started)
@@ -227,18 +256,12 @@ def main() -> None:
     mark = step(f"build {args.tickets:,} tickets x {EVENTS} selections (SQL)", started)
     results_enter(card)
 
-    out = io.StringIO()
-    call_command(
-        "settle_betcard",
-        CODE,
-        "--json",
-        *(["--no-progress"] if args.no_progress else []),
-        stdout=out,
-    )
-    report = json.loads(out.getvalue())
+    phases = PhaseTimer(show=not args.no_progress)
+    report = report_json(betcard_settle(betcard=card, progress=phases))
     settled = time.perf_counter()
     seconds = settled - mark
     step("settle_betcard BENCH1M", mark)
+    phases.print(end=settled)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM tickets_webhookdelivery d JOIN tickets_ticket t "
@@ -260,6 +283,8 @@ def main() -> None:
         f" WHT {report['wht_amount']:,}, net {report['net_payout']:,}, "
         f"unbalanced {report['unbalanced']}"
     )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"CPU calibration after: {calibration(os.environ['DATABASE_URL'])}")
     if args.close:
         with connection.cursor() as cursor:
             cursor.execute(

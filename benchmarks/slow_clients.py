@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.calibration import cpu_calibration
 from benchmarks.place_ticket import (
     BASE_DIR,
     bench_database_url,
     bench_redis_url,
-    cpu_calibration,
     fixtures_prepare,
     order_bytes,
     server_environment,

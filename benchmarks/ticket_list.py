@@ -32,9 +32,9 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks.calibration import cpu_calibration  # noqa: E402
 from benchmarks.place_ticket import (  # noqa: E402 - after the path is set
     OPERATOR_NAME,
-    cpu_calibration,
     fixtures_prepare,
     server_environment,
 )
