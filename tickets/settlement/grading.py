@@ -224,25 +224,11 @@ def _write_grades(graded: Sequence[_Graded], round_: Settlement) -> None:
         )
 
 
-def selections_mark(
-    *,
-    betcard: Betcard,
-    round_: Settlement,
-    results: CardResults,
-    chunk: int,
-    progress: Progress | None = None,
-) -> int:
-    """Write the results (`won`, `lost`, `void`) of the selections of the tickets this
-    round graded; return how many changed. Final tickets a resettlement kept are left alone.
-
-    Idempotent (only rows whose result differs are written), so a resumed round simply runs
-    it again. One event per transaction: a heap page holds the selections of a few tickets,
-    so each transaction rewrites about a thirteenth of a page, which the page's free room
-    (fillfactor 70, migration 0008) takes in place: a HOT update that touches none of the
-    table's indexes. Rewriting every row of a page at once would not fit and would insert
-    into each index instead, several times slower at a million tickets.
-    """
-    params = {
+def selections_params(
+    *, betcard: Betcard, round_: Settlement, results: CardResults
+) -> dict[str, Any]:
+    """The parameters of `selections_chunk_mark` for this round."""
+    return {
         "card": betcard.pk,
         "round": round_.number,
         "void": sorted(results.void_bet_ids),
@@ -250,29 +236,68 @@ def selections_mark(
         "void_result": SelectionResult.VOID,
         "won_result": SelectionResult.WON,
         "lost_result": SelectionResult.LOST,
+        "event_ids": list(results.event_ids),
     }
+
+
+def graded_count(params: dict[str, Any]) -> int:
+    """Tickets this round graded (the selection results' progress total)."""
     with connection.cursor() as cursor:
         _execute(cursor, "SELECT count(*) FROM {t} t WHERE {in_round}", params, in_round=IN_ROUND)
         (total,) = cursor.fetchone()
+    return int(total)
+
+
+def selections_chunk_mark(
+    params: dict[str, Any], *, after: str, up_to: str | None, chunk: int
+) -> tuple[str | None, int, int]:
+    """Write the selection results of the next `chunk` tickets the round graded with ids
+    after `after` (and up to `up_to`, if given). Returns (the chunk's last ticket id, None
+    when there was none; tickets in the chunk; selections changed).
+
+    Idempotent (only rows whose result differs are written). One event per transaction: a
+    heap page holds the selections of a few tickets, so each transaction rewrites about a
+    thirteenth of a page, which the page's free room (fillfactor 70, migration 0008) takes
+    in place: a HOT update that touches none of the table's indexes. Rewriting every row of
+    a page at once would not fit and would insert into each index instead, several times
+    slower at a million tickets.
+    """
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            "SELECT max(id), count(*) FROM (SELECT t.{t.id} AS id FROM {t} t"
+            " WHERE {in_round} AND t.{t.id} > %(after)s {up_to} ORDER BY t.{t.id}"
+            " LIMIT %(chunk)s) chunk",
+            {**params, "after": after, "up_to": up_to, "chunk": chunk},
+            in_round=IN_ROUND,
+            up_to="" if up_to is None else "AND t.{t.id} <= %(up_to)s",
+        )
+        last, count = cursor.fetchone()
+    if last is None:
+        return None, 0, 0
+    changed = sum(
+        _mark_event(params, after=after, last=last, event_id=event_id)
+        for event_id in params["event_ids"]
+    )
+    return last, int(count), changed
+
+
+def selections_mark(params: dict[str, Any], *, chunk: int, progress: Progress | None = None) -> int:
+    """Write the results (`won`, `lost`, `void`) of the selections of the tickets the
+    round graded (`selections_params`), chunk after chunk (`selections_chunk_mark`); return
+    how many changed. Final tickets a resettlement kept are left alone."""
+    total = graded_count(params)
     changed = done = 0
     after = ""
     while True:
-        with connection.cursor() as cursor:
-            _execute(
-                cursor,
-                "SELECT max(id), count(*) FROM (SELECT t.{t.id} AS id FROM {t} t"
-                " WHERE {in_round} AND t.{t.id} > %(after)s ORDER BY t.{t.id}"
-                " LIMIT %(chunk)s) chunk",
-                {**params, "after": after, "chunk": chunk},
-                in_round=IN_ROUND,
-            )
-            last, count = cursor.fetchone()
+        last, count, chunk_changed = selections_chunk_mark(
+            params, after=after, up_to=None, chunk=chunk
+        )
         if last is None:
             return changed
-        for event_id in results.event_ids:
-            changed += _mark_event(params, after=after, last=last, event_id=event_id)
         after = last
         done += count
+        changed += chunk_changed
         if progress is not None:
             progress("selection results", done, total)
 

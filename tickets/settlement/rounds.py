@@ -15,7 +15,9 @@ transactions, so a million tickets settle in bounded memory and a killed run res
    result webhooks in one transaction; a graded ticket leaves the to-grade set in the
    transaction that pays it, so a rerun or a resumed run pays each ticket and queues each
    webhook exactly once;
-3. selection results (`tickets.settlement.grading.selections_mark`), idempotent;
+3. selection results (`tickets.settlement.grading.selections_chunk_mark`), idempotent,
+   written beside step 2 on a second connection as its batches commit
+   (`tickets.settlement.marking.TrailingMarker`);
 4. finish: mark the round finished and the card settled.
 
 One run per card at a time: a run holds a database session lock for its card, and a second
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 
 from betcards.grading import CardResults, betcard_results
 from betcards.models import Betcard, BetcardStatus, Market
@@ -49,9 +51,11 @@ from tickets.settlement.grading import (
     Progress,
     batch_grade,
     selections_mark,
+    selections_params,
     to_grade_count,
     winners_by_misses,
 )
+from tickets.settlement.marking import TrailingMarker
 from tickets.settlement.report import SettlementReport, settlement_report
 from tickets.settlement.tiers import prize_tiers
 
@@ -252,22 +256,23 @@ def _round_run(
     shares = {tier.misses: tier.share for tier in round_.tiers.all()}
     graded = rolled_back = 0
     after = ""
-    while True:
-        batch = batch_grade(betcard, round_, results, shares, after=after, size=batch_size)
-        if batch is None:
-            break
-        after, count, changed = batch
-        graded += count
-        rolled_back += changed
-        if progress is not None:
-            progress("grading tickets", graded, total)
-    selections_mark(
-        betcard=betcard,
-        round_=round_,
-        results=results,
-        chunk=SELECTIONS_CHUNK,
-        progress=progress,
-    )
+    params = selections_params(betcard=betcard, round_=round_, results=results)
+    # Selection results are written beside the grading on a second connection, unless the
+    # run is inside a caller's transaction (a test's), which a second one would not see.
+    marker = None if connection.in_atomic_block else TrailingMarker(params, chunk=SELECTIONS_CHUNK)
+    with marker or contextlib.nullcontext():
+        while batch := batch_grade(betcard, round_, results, shares, after=after, size=batch_size):
+            after, count, changed = batch
+            graded += count
+            rolled_back += changed
+            if marker is not None:
+                marker.graded_up_to(after)
+            if progress is not None:
+                progress("grading tickets", graded, total)
+        if marker is not None:
+            marker.finish(progress)
+        else:
+            selections_mark(params, chunk=SELECTIONS_CHUNK, progress=progress)
     with transaction.atomic(durable=True):
         Betcard.objects.filter(pk=betcard.pk).update(
             status=BetcardStatus.SETTLED, settled_at=clock.now(), updated_at=clock.now()
