@@ -727,12 +727,17 @@ class AutoAnalyze:
     and keep those plans while the table grows, until an ANALYZE invalidates them. With
     autovacuum on, that happens after 50 + 10 % rows changed; this does the same, so the
     empty-table figures are those of a production database, not of that artefact.
+
+    With `vacuum`, autovacuum's VACUUM rule too (dead rows over 50 + 20 % of the table): a
+    run of minutes (benchmarks/soak.py) updates the outbox rows several times each.
     """
 
     TABLES = ("tickets_ticket", "tickets_selection", "tickets_webhookdelivery")
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, vacuum: bool = False) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True)
+        self.vacuum = vacuum
+        self.vacuums = 0
         self.stop = threading.Event()
         self.count = 0
         self.thread = threading.Thread(target=self._run, name="auto-analyze", daemon=True)
@@ -749,6 +754,17 @@ class AutoAnalyze:
             for (table,) in rows:
                 self.conn.execute(f"ANALYZE {table}")
                 self.count += 1
+            if not self.vacuum:
+                continue
+            rows = self.conn.execute(
+                "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+                " WHERE s.relname = ANY(%s)"
+                " AND s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)",
+                [[*self.TABLES, "tickets_webhookattempt"]],
+            ).fetchall()
+            for (table,) in rows:
+                self.conn.execute(f"VACUUM {table}")
+                self.vacuums += 1
 
     def close(self) -> None:
         self.stop.set()

@@ -249,6 +249,7 @@ def main() -> None:
     env = server_environment(database_url)
     env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     env["LOG_LEVEL"] = "WARNING"  # this process; the worker logs at INFO to its file
+    env["PAM_ALLOW_PRIVATE_URLS"] = "true"  # the fake PAM listens on 127.0.0.1
     os.environ.update(env)
     sys.path.insert(0, str(BASE_DIR))
     from devserver.embedded import postgres_ensure_database
