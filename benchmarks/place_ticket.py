@@ -819,17 +819,15 @@ def _proc_children(pid: int) -> list[int]:
         return []
 
 
-def level_run(
-    kind: str,
-    concurrency: int,
-    *,
-    target: Any,
-    info: dict[str, Any],
-    duration: float,
-    warmup: float,
-    probe: CpuProbe,
-) -> LevelResult:
-    """Run `concurrency` clients of `kind` for warm-up + duration seconds."""
+LoadProcesses = list[tuple[Any, Any]]
+"""(process, its end of the pipe) of each load process."""
+
+
+def load_processes_start(
+    kind: str, concurrency: int, *, target: Any, info: dict[str, Any]
+) -> LoadProcesses:
+    """`concurrency` clients of `kind` in at most LOAD_PROCESSES_MAX processes, started and
+    ready: send each pipe the (measure from, deadline) window to set them going."""
     context = multiprocessing.get_context("spawn")
     processes = min(concurrency, LOAD_PROCESSES_MAX)
     shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
@@ -847,6 +845,30 @@ def level_run(
     for _, pipe in children:
         if pipe.recv() != "ready":
             raise SystemExit("a load process did not start")
+    return children
+
+
+def load_processes_results(children: LoadProcesses) -> ClientResult:
+    """Every load process's results, merged, once they end."""
+    total = ClientResult()
+    for process, pipe in children:
+        total.merge(pipe.recv())
+        process.join()
+    return total
+
+
+def level_run(
+    kind: str,
+    concurrency: int,
+    *,
+    target: Any,
+    info: dict[str, Any],
+    duration: float,
+    warmup: float,
+    probe: CpuProbe,
+) -> LevelResult:
+    """Run `concurrency` clients of `kind` for warm-up + duration seconds."""
+    children = load_processes_start(kind, concurrency, target=target, info=info)
     measure_from = time.monotonic() + warmup
     window = (measure_from, measure_from + duration)
     for _, pipe in children:
@@ -855,10 +877,7 @@ def level_run(
     before = probe.sample()
     time.sleep(max(0.0, window[1] - time.monotonic()))
     after = probe.sample()
-    total = ClientResult()
-    for process, pipe in children:
-        total.merge(pipe.recv())
-        process.join()
+    total = load_processes_results(children)
     # CPU was measured over warm-up + duration: report it as a share of that time.
     total.cpu_seconds *= duration / (duration + warmup)
     return LevelResult(

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -45,12 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.calibration import calibration
 from benchmarks.place_ticket import (
-    LOAD_PROCESSES_MAX,
     AutoAnalyze,
-    ClientResult,
     bench_database_url,
     fixtures_prepare,
-    load_process,
+    load_processes_results,
+    load_processes_start,
     say,
     server_environment,
     server_start,
@@ -89,33 +86,6 @@ def pending_count() -> int:
     from tickets.models import WebhookDelivery
 
     return WebhookDelivery.objects.filter(status="pending").count()
-
-
-def clients_start(
-    clients: int, port: int, info: dict[str, Any], seconds: float
-) -> tuple[list[Any], float]:
-    """The placing clients (processes of threads, as place_ticket.py runs them)."""
-    context = multiprocessing.get_context("spawn")
-    processes = min(clients, LOAD_PROCESSES_MAX)
-    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
-    tag = secrets.token_hex(3)
-    children = []
-    for index, threads in enumerate(shares):
-        parent_end, child_end = context.Pipe()
-        process = context.Process(
-            target=load_process,
-            args=("engine", threads, port, info, f"s{tag}.{index}", child_end),
-            daemon=True,
-        )
-        process.start()
-        children.append((process, parent_end))
-    for _, pipe in children:
-        if pipe.recv() != "ready":
-            raise SystemExit("a load process did not start")
-    started = time.monotonic()
-    for _, pipe in children:
-        pipe.send((started, started + seconds))
-    return children, started
 
 
 def lags_by_minute(pam: Any, since: dt.datetime, minutes: int) -> list[list[float]]:
@@ -199,7 +169,10 @@ def main() -> None:
         server_warm(args.port, info, 20)
         say(f"{args.clients} clients placing for {minutes} min ...")
         since = timezone.now()
-        children, started = clients_start(args.clients, args.port, info, minutes * 60.0)
+        children = load_processes_start("engine", args.clients, target=args.port, info=info)
+        started = time.monotonic()
+        for _, pipe in children:
+            pipe.send((started, started + minutes * 60.0))
         for minute in range(1, minutes + 1):
             time.sleep(max(0.0, started + 60 * minute - time.monotonic()))
             samples.append(
@@ -211,10 +184,7 @@ def main() -> None:
                 }
             )
             say(f"  minute {minute}: {samples[-1]}")
-        total = ClientResult()
-        for process, pipe in children:
-            total.merge(pipe.recv())
-            process.join()
+        total = load_processes_results(children)
         # The last minute's tickets get the time a delivery may take before they count.
         deadline = time.monotonic() + 60
         while pending_count() and time.monotonic() < deadline:
