@@ -276,6 +276,10 @@ PAM_RETRY_MAX_DELAY_SECONDS = env.float("PAM_RETRY_MAX_DELAY_SECONDS", default=3
 PAM_RETRY_WINDOW_SECONDS = env.float("PAM_RETRY_WINDOW_SECONDS", default=15 * 60.0)
 PAM_DISCARD_RETRY_MINUTES = env.float("PAM_DISCARD_RETRY_MINUTES", default=30.0)
 PAM_DELIVERY_LEASE_SECONDS = env.float("PAM_DELIVERY_LEASE_SECONDS", default=60.0)
+# A delivery task gives one operator's PAM at most this many seconds of answers, then puts
+# that operator's other rows of its batch at the back of the queue: a slow PAM cannot hold
+# every pool process while other operators wait (docs/webhooks.md § Fairness).
+PAM_OPERATOR_SHARE_SECONDS = env.float("PAM_OPERATOR_SHARE_SECONDS", default=2.0)
 PAM_OUTBOX_SWEEP_SECONDS = env.float("PAM_OUTBOX_SWEEP_SECONDS", default=10.0)
 # A sweep takes overdue rows this many at a time, and goes on while it finds full batches
 # (for at most PAM_OUTBOX_SWEEP_SECONDS) as long as the broker's queue holds fewer task

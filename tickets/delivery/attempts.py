@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import defaultdict
 from enum import StrEnum
 
 import structlog
@@ -42,7 +43,7 @@ from tickets.models import (
 )
 from tickets.outbox import metrics
 from tickets.outbox.payloads import OPENING_STATUS
-from tickets.outbox.waking import wake
+from tickets.outbox.waking import SWEEP_PRIORITY, WAKER, wake
 
 log = structlog.get_logger(__name__)
 
@@ -95,22 +96,74 @@ def pam_call_deliver(*, delivery_id: int) -> str:
 
 
 def pam_call_deliver_batch(
-    *, delivery_ids: list[int], budget_seconds: float = BATCH_BUDGET_SECONDS
+    *,
+    delivery_ids: list[int],
+    budget_seconds: float = BATCH_BUDGET_SECONDS,
+    share_seconds: float | None = None,
 ) -> int:
     """Make one attempt at each delivery in turn, as `pam_call_deliver`; return how many
     were delivered.
 
-    Attempts stop once `budget_seconds` have passed: the rows not tried stay due and are
-    handed out again by a later sweep, like rows whose wake was lost.
+    Fairness: once one operator's attempts have taken `share_seconds` of this task
+    (PAM_OPERATOR_SHARE_SECONDS), its other rows in the batch are not tried here but put in
+    a new message at the back of the queue (the sweep's priority), so a slow PAM gets turns
+    like everyone else instead of holding the pool process for the whole batch; a fast
+    PAM never uses up its share. Attempts stop once `budget_seconds` have passed: the rows
+    not tried stay due and are handed out again by a later sweep, like rows whose wake was
+    lost (as are deferred rows if the broker cannot take their message).
     """
+    share = settings.PAM_OPERATOR_SHARE_SECONDS if share_seconds is None else share_seconds
     deadline = time.monotonic() + budget_seconds
+    shares = _OperatorShares(delivery_ids, share_seconds=share)
+    deferred: list[int] = []
     delivered = 0
     for number, delivery_id in enumerate(delivery_ids):
         if time.monotonic() >= deadline:
             log.warning("pam_batch_out_of_time", tried=number, left=len(delivery_ids) - number)
             break
+        if shares.used_up(delivery_id):
+            deferred.append(delivery_id)
+            continue
+        started = time.monotonic()
         delivered += pam_call_deliver(delivery_id=delivery_id) == "delivered"
+        shares.spend(delivery_id, time.monotonic() - started)
+    if deferred:
+        log.info("pam_batch_operator_deferred", count=len(deferred), delivery_id=deferred[0])
+        metrics.DEFERRED.inc(len(deferred))
+        WAKER.publish(deferred, priority=SWEEP_PRIORITY)
     return delivered
+
+
+class _OperatorShares:
+    """How long each operator's attempts have taken in one batch task.
+
+    A task that has not yet run for a share in all never asks whose rows it holds (the
+    common case, a fast PAM: no query); the first time it has, one query finds the operator
+    of every row of the batch, and the time already spent is counted to them.
+    """
+
+    def __init__(self, delivery_ids: list[int], *, share_seconds: float) -> None:
+        self._ids = delivery_ids
+        self._share = share_seconds
+        self._started = time.monotonic()
+        self._operators: dict[int, int] | None = None
+        self._unattributed: list[tuple[int, float]] = []
+        self._spent: defaultdict[int | None, float] = defaultdict(float)
+
+    def used_up(self, delivery_id: int) -> bool:
+        if self._operators is None:
+            if time.monotonic() - self._started < self._share:
+                return False
+            self._operators = statements.operators_of(self._ids)
+            for tried_id, seconds in self._unattributed:
+                self.spend(tried_id, seconds)
+        return self._spent[self._operators.get(delivery_id)] >= self._share
+
+    def spend(self, delivery_id: int, seconds: float) -> None:
+        if self._operators is None:
+            self._unattributed.append((delivery_id, seconds))
+        else:
+            self._spent[self._operators.get(delivery_id)] += seconds
 
 
 def _record(delivery: WebhookDelivery, attempt: WebhookAttempt, answer: PamAnswer) -> str:

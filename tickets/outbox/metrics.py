@@ -65,6 +65,11 @@ SWEPT = Counter(
     "jackpot_pam_outbox_swept_total",
     "Overdue deliveries handed out by the periodic sweep (kick lost or late, or never kicked)",
 )
+DEFERRED = Counter(
+    "jackpot_pam_operator_deferred_total",
+    "Deliveries a batch task put at the back of the queue: their operator's PAM had used up "
+    "its share of the task (PAM_OPERATOR_SHARE_SECONDS)",
+)
 DUE = Gauge(
     "jackpot_pam_outbox_due",
     "Overdue deliveries (not in flight) the last sweep found: handed out plus left for later",

@@ -23,6 +23,7 @@ from tickets.lifecycle import CANCELLED_BEFORE_CREATE, ticket_cancel_by_staff
 from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
 from tickets.outbox.payloads import TICKET_CREATE, TICKET_DISCARD, body
 from tickets.outbox.queueing import enqueue
+from tickets.outbox.waking import SWEEP_PRIORITY, WAKER
 
 pytestmark = pytest.mark.django_db
 
@@ -368,6 +369,44 @@ def test_a_batch_out_of_time_leaves_its_rows_due(pam: ScriptedPam) -> None:
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts_count, delivery.lease_until) == ("pending", 0, None)
     assert pam.received == []
+
+
+def test_an_operator_past_its_share_of_a_batch_goes_to_the_back_and_the_others_go_on(
+    pam: ScriptedPam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a batch of a slow operator's three rows and another operator's row
+    pam.script("ticket_create", *[Answer(status=200, delay_seconds=0.3)] * 3)
+    _, slow_first = queued_create(pam)
+    slow_second, slow_third = (
+        enqueue(ticket=TicketFactory.create(operator=slow_first.operator), webhook=TICKET_CREATE)
+        for _ in range(2)
+    )
+    published: list[tuple[list[int], int | None]] = []
+    monkeypatch.setattr(
+        WAKER,
+        "publish",
+        lambda ids, *, countdown=None, priority=None: published.append((list(ids), priority)),
+    )
+    with ScriptedPam() as fast_pam:
+        _, fast = queued_create(fast_pam)
+
+        # when: the slow PAM's first answer uses up its 0.2 s share
+        delivered = pam_call_deliver_batch(
+            delivery_ids=[slow_first.pk, slow_second.pk, fast.pk, slow_third.pk],
+            share_seconds=0.2,
+        )
+
+        # then: the other operator was served; the slow one's rest was not tried but queued
+        # again, behind everything else
+        assert [r.ticket_id for r in fast_pam.received] == [fast.ticket_id]
+    assert delivered == 2
+    assert [r.ticket_id for r in pam.received] == [slow_first.ticket_id]
+    assert published == [([slow_second.pk, slow_third.pk], SWEEP_PRIORITY)]
+    assert set(
+        WebhookDelivery.objects.filter(pk__in=[slow_second.pk, slow_third.pk]).values_list(
+            "status", "attempts_count", "lease_until"
+        )
+    ) == {("pending", 0, None)}
 
 
 def test_missing_row_is_reported(pam: ScriptedPam) -> None:

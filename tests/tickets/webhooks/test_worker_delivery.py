@@ -245,3 +245,45 @@ def test_a_backlog_left_to_the_sweep_is_handed_out_by_one_run_and_delivered(
     assert set(
         WebhookDelivery.objects.filter(pk__in=ids).values_list("attempts_count", flat=True)
     ) == {1}
+
+
+def test_a_slow_pam_gets_its_share_and_another_operator_is_not_kept_waiting(
+    pam: ScriptedPam, celery_worker: CeleryWorker
+) -> None:
+    # given: one pool process; an operator whose PAM answers in 1 s has 8 webhooks queued
+    slow = OperatorFactory(webhook_url=pam.url)
+    pam.trust(slow)
+    pam.script(None, *[Answer(status=200, delay_seconds=1.0)] * 8)
+    with transaction.atomic():
+        slow_rows = [
+            enqueue(ticket=TicketFactory.create(operator=slow), webhook=TICKET_CREATE)
+            for _ in range(8)
+        ]
+    pam.wait_for(lambda received: len(received) >= 1, what="the slow PAM's first webhook")
+
+    with ScriptedPam() as fast_pam:
+        fast = OperatorFactory(webhook_url=fast_pam.url)
+        fast_pam.trust(fast)
+
+        # when: another operator's ticket is placed while the slow batch is being sent
+        with transaction.atomic():
+            enqueue(ticket=TicketFactory.create(operator=fast), webhook=TICKET_CREATE)
+
+        # then: it is sent after the slow PAM's share (2 s), not after all 8 of its answers
+        fast_pam.wait_for(
+            lambda received: len(received) == 1,
+            timeout=5.5,
+            what="the other operator's ticket_create before the slow batch ends",
+        )
+    assert len(pam.received) < 8
+    wait_until(
+        lambda: all(delivered(row.pk) for row in slow_rows),
+        timeout=30,
+        what="the slow operator's deferred webhooks",
+    )
+    assert sorted(r.ticket_id for r in pam.received) == sorted(r.ticket_id for r in slow_rows)
+    assert set(
+        WebhookDelivery.objects.filter(pk__in=[r.pk for r in slow_rows]).values_list(
+            "attempts_count", flat=True
+        )
+    ) == {1}
