@@ -281,7 +281,9 @@ def test_a_slow_pam_gets_its_share_and_another_operator_is_not_kept_waiting(
         timeout=30,
         what="the slow operator's deferred webhooks",
     )
-    assert sorted(r.ticket_id for r in pam.received) == sorted(r.ticket_id for r in slow_rows)
+    assert sorted(str(r.ticket_id) for r in pam.received) == sorted(
+        str(r.ticket_id) for r in slow_rows
+    )
     assert set(
         WebhookDelivery.objects.filter(pk__in=[r.pk for r in slow_rows]).values_list(
             "attempts_count", flat=True
