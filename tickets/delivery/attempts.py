@@ -154,7 +154,9 @@ class _OperatorShares:
         if self._operators is None:
             if time.monotonic() - self._started < self._share:
                 return False
-            self._operators = statements.operators_of(self._ids)
+            self._operators = dict(
+                WebhookDelivery.objects.filter(pk__in=self._ids).values_list("pk", "operator_id")
+            )
             for tried_id, seconds in self._unattributed:
                 self.spend(tried_id, seconds)
         return self._spent[self._operators.get(delivery_id)] >= self._share

@@ -295,10 +295,3 @@ def next_pending(delivery: WebhookDelivery) -> int | None:
         )
         (found,) = cursor.fetchone()
     return found  # type: ignore[no-any-return]
-
-
-def operators_of(delivery_ids: list[int]) -> dict[int, int]:
-    """Each delivery's operator id (one query for a batch)."""
-    return dict(
-        WebhookDelivery.objects.filter(pk__in=delivery_ids).values_list("pk", "operator_id")
-    )
