@@ -733,6 +733,7 @@ class AutoAnalyze:
     """
 
     TABLES = ("tickets_ticket", "tickets_selection", "tickets_webhookdelivery")
+    VACUUM_TABLES = (*TABLES, "tickets_webhookattempt")
 
     def __init__(self, dsn: str, *, vacuum: bool = False) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True)
@@ -760,7 +761,7 @@ class AutoAnalyze:
                 "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
                 " WHERE s.relname = ANY(%s)"
                 " AND s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)",
-                [[*self.TABLES, "tickets_webhookattempt"]],
+                [list(self.VACUUM_TABLES)],
             ).fetchall()
             for (table,) in rows:
                 self.conn.execute(f"VACUUM {table}")
@@ -787,7 +788,7 @@ class CpuProbe:
         ).fetchall()
         sample = {f"db{pid}": _proc_cpu(pid) for (pid,) in rows}
         if self.server_pid is not None:
-            for pid in [self.server_pid, *_proc_children(self.server_pid)]:
+            for pid in [self.server_pid, *proc_children(self.server_pid)]:
                 sample[f"srv{pid}"] = _proc_cpu(pid)
         return sample
 
@@ -810,7 +811,7 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _proc_children(pid: int) -> list[int]:
+def proc_children(pid: int) -> list[int]:
     try:
         return [
             int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

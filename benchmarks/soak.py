@@ -44,17 +44,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.calibration import calibration
 from benchmarks.place_ticket import (
     AutoAnalyze,
-    bench_database_url,
-    fixtures_prepare,
     load_processes_results,
     load_processes_start,
+    proc_children,
     say,
-    server_environment,
     server_start,
     server_stop,
     server_warm,
 )
-from benchmarks.webhooks import worker_start
+from benchmarks.webhooks import fake_pam_setup, percentile, worker_start
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LAG_TARGET_SECONDS = 5.0
@@ -68,18 +66,13 @@ def tree_rss_mb(pid: int) -> float:
         current = pids.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
-        pids += [int(child) for child in children]
+        pids += proc_children(current)
     return total / 1024
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def pending_count() -> int:
@@ -118,37 +111,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8093)
     args = parser.parse_args()
 
-    database_url = bench_database_url(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jackpot")
-    )
-    # Production settings shared by this process, the server and the worker (they must all
-    # decrypt the operator's secret with the same key).
-    env = server_environment(database_url)
-    env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
-    env["WORKER_CONCURRENCY"] = str(args.concurrency)
-    env["PAM_ALLOW_PRIVATE_URLS"] = "true"  # the fake PAM listens on 127.0.0.1
-    env["LOG_LEVEL"] = "WARNING"  # the fake PAM in this process logs every webhook at INFO
-    os.environ.update(env)
-    from devserver.embedded import postgres_ensure_database
-
-    postgres_ensure_database(database_url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    bench = fake_pam_setup(redis_default="redis://127.0.0.1:6379/14")
+    database_url, env, info, pam = bench.database_url, bench.env, bench.fixtures, bench.pam
     from django.db import connection
     from django.utils import timezone
 
-    from operators.fake_pam import FakePam
-    from operators.models import Operator
-
-    call_command("migrate", verbosity=0)
-    info = fixtures_prepare(existing_tickets=0)
     with connection.cursor() as cursor:  # what autovacuum would have done since the last run
-        for table in [*AutoAnalyze.TABLES, "tickets_webhookattempt"]:
+        for table in AutoAnalyze.VACUUM_TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
-    pam = FakePam(port=0).start()
-    Operator.objects.filter(pk=info["operator_id"]).update(webhook_url=pam.url)
     print(f"CPU calibration before: {calibration(database_url)}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     logs = BASE_DIR / "var"

@@ -31,6 +31,7 @@ REDIS_URL should name a Redis database of your own: the worker purges its queue 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import secrets
 import statistics
@@ -53,6 +54,55 @@ from benchmarks.place_ticket import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------------------- setup
+@dataclasses.dataclass(frozen=True)
+class FakePamBench:
+    database_url: str
+    env: dict[str, str]
+    fixtures: dict[str, Any]
+    pam: Any
+
+
+def fake_pam_setup(*, redis_default: str, delay_ms: int = 0) -> FakePamBench:
+    """The placement benchmark's database (DATABASE_URL's + `_bench`: created, migrated,
+    fixtures prepared, earlier tickets deleted) and a fake PAM served from this process that
+    the operator's webhooks go to.
+
+    `env` holds production settings (DEBUG off, fresh secrets) shared by this process, the
+    web server and the worker (all must decrypt the operator's secret with the same key);
+    kicks go to REDIS_URL, else `redis_default` (a worker purges its queue at start).
+    """
+    database_url = bench_database_url(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jackpot")
+    )
+    env = server_environment(database_url)
+    env["REDIS_URL"] = os.environ.get("REDIS_URL", redis_default)
+    env["LOG_LEVEL"] = "WARNING"  # this process (the fake PAM logs every webhook at INFO)
+    env["PAM_ALLOW_PRIVATE_URLS"] = "true"  # the fake PAM listens on 127.0.0.1
+    os.environ.update(env)
+    from devserver.embedded import postgres_ensure_database
+
+    postgres_ensure_database(database_url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from operators.fake_pam import FakePam
+    from operators.models import Operator
+
+    call_command("migrate", verbosity=0)
+    fixtures = fixtures_prepare(existing_tickets=0)
+    pam = FakePam(port=0, delay_ms=delay_ms).start()
+    Operator.objects.filter(pk=fixtures["operator_id"]).update(webhook_url=pam.url)
+    return FakePamBench(database_url, env, fixtures, pam)
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value at `fraction` of sorted values (nearest rank)."""
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 # ----------------------------------------------------------------------------- worker
@@ -214,7 +264,7 @@ def latency_run(fixtures: dict[str, Any], pam: Any, count: int, rate: float) -> 
         "placements": count,
         "rate": rate,
         "median_ms": statistics.median(lags),
-        "p99_ms": lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))],
+        "p99_ms": percentile(lags, 0.99),
         "max_ms": lags[-1],
         "placement_median_ms": statistics.median(placement_ms),
     }
@@ -240,33 +290,8 @@ def main() -> None:
     parser.add_argument("--pam-delay-ms", type=int, default=0, help="fake PAM answer delay")
     args = parser.parse_args()
 
-    database_url = bench_database_url(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jackpot")
-    )
-    # Production settings (DEBUG off, fresh secrets), shared by this process and the worker:
-    # both must decrypt the operator's secret with the same key. The worker's kicks go to
-    # REDIS_URL as given (its queue is purged).
-    env = server_environment(database_url)
-    env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    env["LOG_LEVEL"] = "WARNING"  # this process; the worker logs at INFO to its file
-    env["PAM_ALLOW_PRIVATE_URLS"] = "true"  # the fake PAM listens on 127.0.0.1
-    os.environ.update(env)
-    sys.path.insert(0, str(BASE_DIR))
-    from devserver.embedded import postgres_ensure_database
-
-    postgres_ensure_database(database_url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from operators.fake_pam import FakePam
-    from operators.models import Operator
-
-    call_command("migrate", verbosity=0)
-    fixtures = fixtures_prepare(existing_tickets=0)
-    pam = FakePam(port=0, delay_ms=args.pam_delay_ms).start()
-    Operator.objects.filter(pk=fixtures["operator_id"]).update(webhook_url=pam.url)
+    bench = fake_pam_setup(redis_default="redis://127.0.0.1:6379/0", delay_ms=args.pam_delay_ms)
+    env, fixtures, pam = bench.env, bench.fixtures, bench.pam
     log_path = BASE_DIR / "var" / "bench-webhooks-worker.log"
     log_path.parent.mkdir(exist_ok=True)
     worker = worker_start(
