@@ -14,7 +14,9 @@ What it does:
    every row is `delivered`: webhooks delivered per second by the one worker. With
    --sweep the rows are written overdue and never kicked, as settlement leaves a large
    batch of result webhooks, and the worker runs beat: the outbox sweep hands them out
-   (the first run comes up to PAM_OUTBOX_SWEEP_SECONDS after the worker starts);
+   (the first run comes up to PAM_OUTBOX_SWEEP_SECONDS after the worker starts). With
+   --results the tickets are settled (alternately won and lost) and the rows are their
+   `ticket_win`/`ticket_lost`, as settlement writes them (implies --sweep);
 4. latency: places --placements tickets one at a time through POST /be/tickets (signed,
    Django's test client in this process, so placement, commit and the after-commit kick
    are the real ones), paced at --rate per second (keep it below the measured throughput,
@@ -23,7 +25,9 @@ What it does:
 
     DATABASE_URL=... REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python benchmarks/webhooks.py \\
         [--webhooks 1000] [--placements 200] [--rate 5] [--pool prefork] [--concurrency 8]
-        [--sweep] [--pam-delay-ms 0]
+        [--sweep] [--results] [--analyze] [--requests-per-process N] [--pam-delay-ms 0]
+
+It prints the machine's calibration figures (benchmarks/calibration.py) before and after.
 
 REDIS_URL should name a Redis database of your own: the worker purges its queue at start.
 """
@@ -44,6 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.calibration import calibration
 from benchmarks.place_ticket import (
     bench_database_url,
     fixtures_prepare,
@@ -139,10 +144,12 @@ def wait_delivered(delivery_ids: list[int], *, timeout: float) -> float:
             return time.time()
         if time.monotonic() > deadline:
             sys.exit(f"only {done}/{len(delivery_ids)} webhooks delivered after {timeout} s")
-        time.sleep(0.02)
+        time.sleep(0.02 if len(delivery_ids) < 1000 else 0.25)  # counting costs the database
 
 
-def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> dict[str, float]:
+def throughput_run(
+    fixtures: dict[str, Any], count: int, *, via_sweep: bool, results: bool, analyze: bool
+) -> dict[str, float]:
     import datetime as dt
 
     from django.conf import settings
@@ -151,7 +158,8 @@ def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> 
     from django.utils import timezone
 
     from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
-    from tickets.outbox.payloads import TICKET_CREATE, body
+    from tickets.outbox.payloads import TICKET_CREATE, TICKET_RESULT
+    from tickets.outbox.queueing import pending_row
     from tickets.outbox.waking import WAKER
 
     order = fixtures["order"]
@@ -180,27 +188,25 @@ def throughput_run(fixtures: dict[str, Any], count: int, *, via_sweep: bool) -> 
             bonus_prizes=order["bonus_prizes"],
             created_at=now,
             updated_at=now,
+            **({"status": "closed", "result": "won" if number % 2 else "lost"} if results else {}),
         )
         for number in range(count)
     ]
+    webhook = TICKET_RESULT if results else TICKET_CREATE
     with transaction.atomic():
         Ticket.objects.bulk_create(tickets)
-        deliveries = WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(
-                ticket=ticket,
-                operator_id=fixtures["operator_id"],
-                action="ticket_create",
-                dedupe_key="ticket_create",
-                body=body(TICKET_CREATE, ticket).decode(),
-                # Left to the sweep: already overdue, as if its kick had been lost.
-                next_attempt_at=now
-                - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS + 1)
-                if via_sweep
-                else now,
-            )
-            for ticket in tickets
-        )
+        # Left to the sweep: already overdue, as if its kick had been lost.
+        due = now - dt.timedelta(seconds=settings.PAM_OUTBOX_SWEEP_GRACE_SECONDS + 1)
+        rows = [pending_row(ticket=ticket, webhook=webhook) for ticket in tickets]
+        for row in rows:
+            row.next_attempt_at = due if via_sweep else now
+        deliveries = WebhookDelivery.objects.bulk_create(rows)
     ids = [delivery.pk for delivery in deliveries]
+    if analyze:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {WebhookDelivery._meta.db_table}")
     started = time.time()
     for delivery_id in ids if not via_sweep else ():
         WAKER.publish([delivery_id])
@@ -287,11 +293,34 @@ def main() -> None:
     parser.add_argument(
         "--sweep", action="store_true", help="leave the rows to the outbox sweep (no kicks)"
     )
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="settled tickets' ticket_win/ticket_lost instead of ticket_create (implies --sweep)",
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="ANALYZE the delivery table once the rows are written (else its statistics "
+        "are those of the last ANALYZE: autovacuum is off in development)",
+    )
     parser.add_argument("--pam-delay-ms", type=int, default=0, help="fake PAM answer delay")
+    parser.add_argument(
+        "--requests-per-process",
+        type=int,
+        help="the worker's PAM_REQUESTS_PER_PROCESS (default: the setting's)",
+    )
     args = parser.parse_args()
+    args.sweep = args.sweep or args.results
 
     bench = fake_pam_setup(redis_default="redis://127.0.0.1:6379/0", delay_ms=args.pam_delay_ms)
     env, fixtures, pam = bench.env, bench.fixtures, bench.pam
+    if args.requests_per_process is not None:
+        env["PAM_REQUESTS_PER_PROCESS"] = str(args.requests_per_process)
+    from django.conf import settings
+
+    at_once = env.get("PAM_REQUESTS_PER_PROCESS", settings.PAM_REQUESTS_PER_PROCESS)
+    print(f"CPU calibration before: {calibration(bench.database_url)}", flush=True)
     log_path = BASE_DIR / "var" / "bench-webhooks-worker.log"
     log_path.parent.mkdir(exist_ok=True)
     worker = worker_start(
@@ -299,8 +328,15 @@ def main() -> None:
     )
     try:
         how = "left to the sweep" if args.sweep else "queued at once"
-        say(f"throughput: {args.webhooks} webhooks {how} ...")
-        throughput = throughput_run(fixtures, args.webhooks, via_sweep=args.sweep)
+        what = "ticket_win/ticket_lost" if args.results else "ticket_create"
+        say(f"throughput: {args.webhooks} {what} webhooks {how} ...")
+        throughput = throughput_run(
+            fixtures,
+            args.webhooks,
+            via_sweep=args.sweep,
+            results=args.results,
+            analyze=args.analyze,
+        )
         say(f"latency: {args.placements} placements at {args.rate}/s ...")
         latency = latency_run(fixtures, pam, args.placements, args.rate)
     finally:
@@ -308,6 +344,7 @@ def main() -> None:
         worker.wait(timeout=30)
         pam.stop()
     load = os.getloadavg()
+    print(f"CPU calibration after: {calibration(bench.database_url)}")
     sent = (
         f"the first delivered after {throughput['first_after_seconds']:.1f} s, then "
         f"{throughput['span_per_second']:.0f} webhooks/s"
@@ -315,11 +352,11 @@ def main() -> None:
         else f"kicking all took {throughput['kick_seconds']:.2f} s"
     )
     print(
-        f"one worker ({args.pool}, concurrency {args.concurrency}), "
-        f"fake PAM delay {args.pam_delay_ms} ms, "
+        f"one worker ({args.pool}, concurrency {args.concurrency}, "
+        f"{at_once} requests at once per process), fake PAM delay {args.pam_delay_ms} ms, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.1f}\n"
         f"throughput{' via the sweep' if args.sweep else ''}: {throughput['webhooks']} "
-        f"webhooks delivered in {throughput['seconds']:.2f} s = "
+        f"{what} webhooks delivered in {throughput['seconds']:.2f} s = "
         f"{throughput['per_second']:.0f} webhooks/s ({throughput['attempts']} attempts, "
         f"HTTP median {throughput['http_median_ms']:.0f} ms, {sent})\n"
         f"latency: {latency['placements']} placements at {latency['rate']:g}/s: POST sent -> "

@@ -92,6 +92,13 @@ class _SecretCache:
         return secret
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Workers open dozens of keep-alive connections at once (PAM_REQUESTS_PER_PROCESS per
+    # pool process); socketserver's default backlog of 5 resets some of them.
+    request_queue_size = 128
+
+
 class FakePam:
     def __init__(
         self,
@@ -114,8 +121,7 @@ class FakePam:
         self._received: list[ReceivedWebhook] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_for(self))
 
     @property
     def url(self) -> str:
