@@ -280,6 +280,9 @@ PAM_DELIVERY_LEASE_SECONDS = env.float("PAM_DELIVERY_LEASE_SECONDS", default=60.
 # that operator's other rows of its batch at the back of the queue: a slow PAM cannot hold
 # every pool process while other operators wait (docs/webhooks.md § Fairness).
 PAM_OPERATOR_SHARE_SECONDS = env.float("PAM_OPERATOR_SHARE_SECONDS", default=2.0)
+# A delivery task claims this many rows of its batch at a time (one statement), sends them
+# at once from as many threads, and records the answers (one statement for the 2xx ones).
+PAM_REQUESTS_PER_PROCESS = env.int("PAM_REQUESTS_PER_PROCESS", default=8)
 PAM_OUTBOX_SWEEP_SECONDS = env.float("PAM_OUTBOX_SWEEP_SECONDS", default=10.0)
 # A sweep takes overdue rows this many at a time, and goes on while it finds full batches
 # (for at most PAM_OUTBOX_SWEEP_SECONDS) as long as the broker's queue holds fewer task

@@ -17,15 +17,20 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
 import httpx
+import structlog
 from django.conf import settings
 
 from operators.addresses import internal_address_refused
 from operators.models import Operator
 from operators.signing import signature
+
+log = structlog.get_logger(__name__)
 
 EXCERPT_CHARS = 2000
 PLAYER_ID_MAX_CHARS = 255
@@ -100,6 +105,25 @@ def pam_post(
     return _answer_from(response, latency_ms=_elapsed_ms(started))
 
 
+def pam_post_many(posts: Sequence[tuple[Operator, bytes]]) -> list[PamAnswer]:
+    """`pam_post` each (operator, body), up to PAM_REQUESTS_PER_PROCESS at once on this
+    process's sender threads (the calls wait on the network, not on the CPU); the answers
+    in order. Never raises: an engine error (a bug, a secret that does not decrypt) comes
+    back as a `retryable` answer saying so, logged with its traceback."""
+    if len(posts) <= 1:
+        return [_post_guarded(post) for post in posts]
+    return list(_senders().map(_post_guarded, posts))
+
+
+def _post_guarded(post: tuple[Operator, bytes]) -> PamAnswer:
+    operator, body = post
+    try:
+        return pam_post(operator=operator, body=body)
+    except Exception as exc:  # a bug or a broken secret must still end as a recorded attempt
+        log.exception("pam_post_crashed", operator=operator.name)
+        return _not_sent(f"engine error: {type(exc).__name__}: {exc}")
+
+
 def _not_sent(error: str) -> PamAnswer:
     return PamAnswer(
         outcome=PamOutcome.RETRYABLE,
@@ -152,10 +176,27 @@ def _elapsed_ms(started: float) -> int:
     return max(0, round((time.perf_counter() - started) * 1000))
 
 
-# One keep-alive client per process. Celery's prefork pool forks after import, and a client
-# must not be shared across a fork, so it is keyed by the process id.
+# One keep-alive client and one pool of sender threads per process. Celery's prefork pool
+# forks after import, and neither may be shared across a fork, so both are keyed by the
+# process id.
 _clients: dict[int, httpx.Client] = {}
+_senders_by_pid: dict[int, ThreadPoolExecutor] = {}
 _clients_lock = threading.Lock()
+
+
+def _senders() -> ThreadPoolExecutor:
+    pid = os.getpid()
+    senders = _senders_by_pid.get(pid)
+    if senders is None:
+        with _clients_lock:
+            senders = _senders_by_pid.get(pid)
+            if senders is None:
+                _senders_by_pid.clear()
+                senders = ThreadPoolExecutor(
+                    max_workers=settings.PAM_REQUESTS_PER_PROCESS, thread_name_prefix="pam-post"
+                )
+                _senders_by_pid[pid] = senders
+    return senders
 
 
 def _client() -> httpx.Client:

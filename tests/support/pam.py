@@ -12,8 +12,9 @@
         ...
         [create] = pam.wait_for(lambda got: len(got) >= 1)
 
-Scripted answers are consumed in order per action (None: any action); once a script is
-empty the PAM answers like `operators.fake_pam.FakePam` (200 with a player id). Signatures
+Scripted answers are consumed in order per ticket id, else per action (None: any action),
+so concurrent requests can be scripted per ticket; once a script is empty the PAM answers
+like `operators.fake_pam.FakePam` (200 with a player id). Signatures
 are verified with the secrets given to `trust`, else the operator's secret from the
 database (which a server thread sees only in `transaction=True` tests).
 """
@@ -74,8 +75,9 @@ class ScriptedPam:
     def trust(self, operator: Operator) -> None:
         self._secrets[operator.name] = operator.secret_key
 
-    def script(self, action: str | None, *answers: PlannedAnswer | int) -> None:
-        queue = self._scripts.setdefault(action, deque())
+    def script(self, key: str | None, *answers: PlannedAnswer | int) -> None:
+        """Answers for the requests of one ticket id, else one action, else (None) any."""
+        queue = self._scripts.setdefault(key, deque())
         for answer in answers:
             queue.append(PlannedAnswer(status=answer) if isinstance(answer, int) else answer)
 
@@ -99,7 +101,7 @@ class ScriptedPam:
     def _plan(self, request: ReceivedWebhook) -> PlannedAnswer | None:
         if self.on_request is not None:
             self.on_request(request)
-        for key in (request.action, None):
+        for key in (request.ticket_id, request.action, None):
             queue = self._scripts.get(key)
             if queue:
                 return queue.popleft()

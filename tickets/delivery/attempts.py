@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
@@ -31,7 +32,7 @@ from django.conf import settings
 from django.db import transaction
 
 from jackpot.core import clock
-from operators.pam import PamAnswer, PamOutcome, pam_post
+from operators.pam import PamAnswer, PamOutcome, pam_post_many
 from tickets.delivery import statements
 from tickets.delivery.schedule import COUNTDOWN_WAKE_MAX_SECONDS, next_attempt_at
 from tickets.lifecycle import DiscardReason, ticket_cancel
@@ -69,30 +70,8 @@ def pam_call_deliver(*, delivery_id: int) -> str:
     `failed`, `superseded` (the lease ran out during the call and another worker owns the
     row now), or the claim's verdict when nothing was sent (`statements.Claim`).
     """
-    now = clock.now()
-    claim = statements.claim(
-        delivery_id=delivery_id,
-        now=now,
-        lease_until=now + dt.timedelta(seconds=settings.PAM_DELIVERY_LEASE_SECONDS),
-        retry_window=dt.timedelta(seconds=settings.PAM_RETRY_WINDOW_SECONDS),
-    )
-    if claim.delivery is None or claim.attempt is None:
-        if claim.next_pending_id is not None:  # it waited for the create closed just now
-            wake([claim.next_pending_id])
-        return claim.verdict
-    try:
-        answer = pam_post(operator=claim.delivery.operator, body=claim.delivery.body.encode())
-    except Exception as exc:  # a bug or a broken secret must still end as a recorded attempt
-        log.exception("pam_post_crashed", delivery_id=delivery_id)
-        answer = PamAnswer(
-            outcome=PamOutcome.RETRYABLE,
-            http_status=None,
-            latency_ms=0,
-            error=f"engine error: {type(exc).__name__}: {exc}",
-            excerpt="",
-            player_id=None,
-        )
-    return _record(claim.delivery, claim.attempt, answer)
+    [tried] = _attempts([delivery_id])
+    return tried.result
 
 
 def pam_call_deliver_batch(
@@ -100,11 +79,13 @@ def pam_call_deliver_batch(
     delivery_ids: list[int],
     budget_seconds: float = BATCH_BUDGET_SECONDS,
     share_seconds: float | None = None,
+    at_once: int | None = None,
 ) -> int:
-    """Make one attempt at each delivery in turn, as `pam_call_deliver`; return how many
-    were delivered.
+    """Make one attempt at each delivery, as `pam_call_deliver`, `at_once` rows at a time
+    (PAM_REQUESTS_PER_PROCESS: claimed by one statement, sent concurrently, the 2xx
+    answers recorded by one statement); return how many were delivered.
 
-    Fairness: once one operator's attempts have taken `share_seconds` of this task
+    Fairness: once one operator's answers have taken `share_seconds` of this task
     (PAM_OPERATOR_SHARE_SECONDS), its other rows in the batch are not tried here but put in
     a new message at the back of the queue (the sweep's priority), so a slow PAM gets turns
     like everyone else instead of holding the pool process for the whole batch; a fast
@@ -113,20 +94,25 @@ def pam_call_deliver_batch(
     lost (as are deferred rows if the broker cannot take their message).
     """
     share = settings.PAM_OPERATOR_SHARE_SECONDS if share_seconds is None else share_seconds
+    size = max(1, settings.PAM_REQUESTS_PER_PROCESS if at_once is None else at_once)
     deadline = time.monotonic() + budget_seconds
-    shares = _OperatorShares(delivery_ids, share_seconds=share)
+    ids = list(dict.fromkeys(delivery_ids))  # a row is claimed once per statement
+    shares = _OperatorShares(ids, share_seconds=share)
     deferred: list[int] = []
     delivered = 0
-    for number, delivery_id in enumerate(delivery_ids):
+    position = 0
+    while position < len(ids):
         if time.monotonic() >= deadline:
-            log.warning("pam_batch_out_of_time", tried=number, left=len(delivery_ids) - number)
+            log.warning("pam_batch_out_of_time", tried=position, left=len(ids) - position)
             break
-        if shares.used_up(delivery_id):
-            deferred.append(delivery_id)
-            continue
-        started = time.monotonic()
-        delivered += pam_call_deliver(delivery_id=delivery_id) == "delivered"
-        shares.spend(delivery_id, time.monotonic() - started)
+        turn: list[int] = []
+        while position < len(ids) and len(turn) < size:
+            delivery_id = ids[position]
+            position += 1
+            (deferred if shares.used_up(delivery_id) else turn).append(delivery_id)
+        for delivery_id, tried in zip(turn, _attempts(turn), strict=True):
+            delivered += tried.result == "delivered"
+            shares.spend(delivery_id, tried.seconds)
     if deferred:
         log.info("pam_batch_operator_deferred", count=len(deferred), delivery_id=deferred[0])
         metrics.DEFERRED.inc(len(deferred))
@@ -134,25 +120,62 @@ def pam_call_deliver_batch(
     return delivered
 
 
-class _OperatorShares:
-    """How long each operator's attempts have taken in one batch task.
+@dataclass(frozen=True)
+class _Tried:
+    result: str
+    seconds: float  # waiting for the PAM's answer (0 when nothing was sent)
 
-    A task that has not yet run for a share in all never asks whose rows it holds (the
-    common case, a fast PAM: no query); the first time it has, one query finds the operator
-    of every row of the batch, and the time already spent is counted to them.
+
+def _attempts(delivery_ids: list[int]) -> list[_Tried]:
+    """Claim these rows (distinct ids) in one statement, send the claimed ones at once,
+    record the answers; what happened to each, in order."""
+    if not delivery_ids:
+        return []
+    now = clock.now()
+    claims = statements.claim_many(
+        delivery_ids=delivery_ids,
+        now=now,
+        lease_until=now + dt.timedelta(seconds=settings.PAM_DELIVERY_LEASE_SECONDS),
+        retry_window=dt.timedelta(seconds=settings.PAM_RETRY_WINDOW_SECONDS),
+    )
+    # A ticket's next webhook that waited for a `ticket_create` closed by the claim.
+    wake(claim.next_pending_id for claim in claims if claim.next_pending_id is not None)
+    sent = [
+        (claim.delivery, claim.attempt)
+        for claim in claims
+        if claim.delivery is not None and claim.attempt is not None
+    ]
+    answers = pam_post_many([(delivery.operator, delivery.body.encode()) for delivery, _ in sent])
+    results = _record([(*pair, answer) for pair, answer in zip(sent, answers, strict=True)])
+    tried = {
+        delivery.pk: _Tried(result, answer.latency_ms / 1000)
+        for (delivery, _), answer, result in zip(sent, answers, results, strict=True)
+    }
+    return [
+        tried.get(delivery_id) or _Tried(claim.verdict, 0.0)
+        for delivery_id, claim in zip(delivery_ids, claims, strict=True)
+    ]
+
+
+class _OperatorShares:
+    """How long each operator's answers have taken in one batch task (summed: answers
+    awaited at once count each).
+
+    A task whose answers have not yet taken a share in all never asks whose rows it holds
+    (the common case, a fast PAM: no query); the first time they have, one query finds the
+    operator of every row of the batch, and the time already spent is counted to them.
     """
 
     def __init__(self, delivery_ids: list[int], *, share_seconds: float) -> None:
         self._ids = delivery_ids
         self._share = share_seconds
-        self._started = time.monotonic()
         self._operators: dict[int, int] | None = None
         self._unattributed: list[tuple[int, float]] = []
         self._spent: defaultdict[int | None, float] = defaultdict(float)
 
     def used_up(self, delivery_id: int) -> bool:
         if self._operators is None:
-            if time.monotonic() - self._started < self._share:
+            if sum(seconds for _, seconds in self._unattributed) < self._share:
                 return False
             self._operators = dict(
                 WebhookDelivery.objects.filter(pk__in=self._ids).values_list("pk", "operator_id")
@@ -168,49 +191,60 @@ class _OperatorShares:
             self._spent[self._operators.get(delivery_id)] += seconds
 
 
-def _record(delivery: WebhookDelivery, attempt: WebhookAttempt, answer: PamAnswer) -> str:
+_Answered = tuple[WebhookDelivery, WebhookAttempt, PamAnswer]
+
+
+def _record(answered: list[_Answered]) -> list[str]:
+    """Record each claimed row's answer: the 2xx ones in one statement, each failure in a
+    short transaction of its own; what became of each row, in order."""
     now = clock.now()
-    if answer.delivered:
-        result = _record_delivered(delivery, attempt, answer, now=now)
-    else:
-        delivery, result = _record_failed(delivery, attempt, answer, now=now)
-    metrics.ATTEMPTS.labels(delivery.action, answer.outcome.value).inc()
-    metrics.ATTEMPT_SECONDS.labels(delivery.action).observe(answer.latency_ms / 1000)
-    log.info(
-        "pam_webhook_attempt",
-        delivery_id=delivery.pk,
-        ticket_id=delivery.ticket_id,
-        action=delivery.action,
-        attempt=attempt.number,
-        outcome=answer.outcome.value,
-        http_status=answer.http_status,
-        latency_ms=answer.latency_ms,
-        error=answer.error,
-        result=result,
-        next_attempt_at=(
-            delivery.next_attempt_at.isoformat() if result == "retry-scheduled" else None
-        ),
-    )
-    return result
-
-
-def _record_delivered(
-    delivery: WebhookDelivery, attempt: WebhookAttempt, answer: PamAnswer, *, now: dt.datetime
-) -> str:
-    """The PAM took the webhook: one statement records it. A `ticket_create` confirms its
-    ticket; a ticket already discarded stays cancelled (contract): the late success is
-    recorded and the ticket flagged for reconciliation."""
-    row = statements.delivered(delivery=delivery, attempt_id=attempt.pk, answer=answer, now=now)
-    if row.newly_delivered:
-        metrics.DELIVERY_LAG_SECONDS.labels(delivery.action).observe(
-            (now - delivery.created_at).total_seconds()
+    _record_delivered([one for one in answered if one[2].delivered], now=now)
+    results: list[str] = []
+    for claimed, attempt, answer in answered:
+        if answer.delivered:
+            delivery, result = claimed, "delivered"
+        else:
+            delivery, result = _record_failed(claimed, attempt, answer, now=now)
+        results.append(result)
+        metrics.ATTEMPTS.labels(delivery.action, answer.outcome.value).inc()
+        metrics.ATTEMPT_SECONDS.labels(delivery.action).observe(answer.latency_ms / 1000)
+        log.info(
+            "pam_webhook_attempt",
+            delivery_id=delivery.pk,
+            ticket_id=delivery.ticket_id,
+            action=delivery.action,
+            attempt=attempt.number,
+            outcome=answer.outcome.value,
+            http_status=answer.http_status,
+            latency_ms=answer.latency_ms,
+            error=answer.error,
+            result=result,
+            next_attempt_at=(
+                delivery.next_attempt_at.isoformat() if result == "retry-scheduled" else None
+            ),
         )
-    if row.ticket_was_cancelled and not row.ticket_was_flagged:
-        metrics.LATE_SUCCESSES.inc()
-        log.warning("pam_ticket_create_late_success", ticket_id=delivery.ticket_id)
-    if row.next_pending_id is not None:  # it was waiting for this one: send it now
-        wake([row.next_pending_id])
-    return "delivered"
+    return results
+
+
+def _record_delivered(successes: list[_Answered], *, now: dt.datetime) -> None:
+    """The PAM took these webhooks: one statement records them all. A `ticket_create`
+    confirms its ticket; a ticket already discarded stays cancelled (contract): the late
+    success is recorded and the ticket flagged for reconciliation."""
+    if not successes:
+        return
+    rows = statements.delivered_many(
+        [(delivery, attempt.pk, answer) for delivery, attempt, answer in successes], now=now
+    )
+    for (delivery, _, _), row in zip(successes, rows, strict=True):
+        if row.newly_delivered:
+            metrics.DELIVERY_LAG_SECONDS.labels(delivery.action).observe(
+                (now - delivery.created_at).total_seconds()
+            )
+        if row.ticket_was_cancelled and not row.ticket_was_flagged:
+            metrics.LATE_SUCCESSES.inc()
+            log.warning("pam_ticket_create_late_success", ticket_id=delivery.ticket_id)
+    # Each ticket's next webhook, which waited for this one: send it now.
+    wake(row.next_pending_id for row in rows if row.next_pending_id is not None)
 
 
 def _record_failed(

@@ -1,15 +1,18 @@
-"""The two statements of a webhook attempt, one round trip each (docs/webhooks.md).
+"""The two statements of webhook attempts, one round trip each for a turn of rows
+(docs/webhooks.md).
 
 Raw SQL because it pays: an attempt took nine statements through the ORM, each a round trip
 to PostgreSQL, and compiling them cost more CPU than the HTTP call (docs/webhooks.md § What
-held delivery back: 34 → 83-127 webhooks/s per pool process).
+held delivery back: 34 → 83-127 webhooks/s per pool process). A batch task's turn of rows
+(PAM_REQUESTS_PER_PROCESS) shares each statement.
 
-- `claim`: look at a row and either take it (set its lease, mark a dead worker's in-flight
-  attempt interrupted, insert the new in-flight attempt, read the operator's URL and secret)
-  or say why not (`Claim.verdict`), closing the `ticket_create` (or `ticket_reserve`) of a
-  cancelled ticket;
-- `delivered`: after a 2xx, complete the attempt, mark the row delivered, confirm the ticket
-  of a `ticket_create` or `ticket_reserve` and find the ticket's next pending webhook.
+- `claim_many`: look at each row and either take it (set its lease, mark a dead worker's
+  in-flight attempt interrupted, insert the new in-flight attempt, read the operator's URL
+  and secret) or say why not (`Claim.verdict`), closing the `ticket_create` (or
+  `ticket_reserve`) of a cancelled ticket;
+- `delivered_many`: after 2xx answers, complete each attempt, mark the row delivered,
+  confirm the ticket of a `ticket_create` or `ticket_reserve` and find the ticket's next
+  pending webhook.
 
 Each is one statement (data-modifying CTEs), hence atomic. The rules they apply are those of
 `tickets.delivery.attempts`; a failed answer is recorded there with the ORM.
@@ -18,7 +21,9 @@ Each is one statement (data-modifying CTEs), hence atomic. The rules they apply 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -48,25 +53,32 @@ _OPERATOR_FIELDS = [
 ]
 _NAMES = {"d": WebhookDelivery, "e": WebhookDelivery, "t": Ticket, "a": WebhookAttempt}
 
-NEXT_PENDING = (
-    "SELECT min(e.{e.id}) FROM {e} e WHERE e.{e.ticket} = %(ticket_id)s"
-    " AND e.{e.status} = %(pending)s AND e.{e.id} > %(id)s"
+# A ticket's other rows are found by ticket and their status tested on the rows found
+# (`= ANY`, `FILTER`), never as an index condition: after a burst of new pending rows (a
+# settled card, a PAM outage) the statistics still say almost none are pending, and the
+# planner would look for them by scanning every pending row (tickets/outbox/sweep.py).
+_NEXT_PENDING_SQL = sql_names(
+    "SELECT min(e.{e.id}) FILTER (WHERE e.{e.status} = %(pending)s) FROM {e} e"
+    " WHERE e.{e.ticket} = %(ticket_id)s AND e.{e.id} > %(id)s",
+    e=WebhookDelivery,
 )
 """The ticket's next pending webhook after row `id`: it waited for this one."""
 
 _CLAIM_SQL = sql_names(
     """
-WITH candidate AS (
+WITH wanted AS (
+    SELECT w.id, w.position FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS w(id, position)
+), candidate AS (
     SELECT d.{d.id} AS id, d.{d.ticket} AS ticket_id, d.{d.status} AS status,
            d.{d.lease_until} AS lease_until, d.{d.next_attempt_at} AS next_attempt_at,
            d.{d.action} AS action, t.{t.status} AS ticket_status,
-           EXISTS (
-               SELECT FROM {e} e
-               WHERE e.{e.ticket} = d.{d.ticket} AND e.{e.status} = %(pending)s
-                 AND e.{e.id} < d.{d.id}
+           %(pending)s = ANY (
+               SELECT e.{e.status} FROM {e} e
+               WHERE e.{e.ticket} = d.{d.ticket} AND e.{e.id} < d.{d.id}
            ) AS waits
     FROM {d} d LEFT JOIN {t} t ON t.{t.id} = d.{d.ticket}
-    WHERE d.{d.id} = %(id)s
+    WHERE d.{d.id} IN (SELECT id FROM wanted)
+    ORDER BY d.{d.id}
     FOR UPDATE OF d SKIP LOCKED
 ), verdict AS (
     SELECT id, ticket_id, CASE
@@ -105,21 +117,25 @@ WITH candidate AS (
     )
     SELECT claimed.{d.id}, claimed.{d.attempts_count}, %(now)s, NULL, 0, %(in_flight)s, '', ''
     FROM claimed
-    RETURNING {a.id} AS id
+    RETURNING {a.id} AS id, {a.delivery} AS delivery_id
 )
 SELECT
+    wanted.id AS wanted_id,
     coalesce(
-        (SELECT verdict FROM verdict),
-        CASE WHEN EXISTS (SELECT FROM {e} e WHERE e.{e.id} = %(id)s)
+        verdict.verdict,
+        CASE WHEN EXISTS (SELECT FROM {e} e WHERE e.{e.id} = wanted.id)
              THEN 'in-flight' ELSE 'missing' END
     ) AS verdict,
-    (SELECT min(e.{e.id}) FROM {e} e JOIN closed ON e.{e.ticket} = closed.ticket_id
-     WHERE e.{e.status} = %(pending)s AND e.{e.id} > closed.id) AS next_pending_id,
+    (SELECT min(e.{e.id}) FILTER (WHERE e.{e.status} = %(pending)s)
+     FROM {e} e JOIN closed ON e.{e.ticket} = closed.ticket_id
+     WHERE closed.id = wanted.id AND e.{e.id} > closed.id) AS next_pending_id,
     attempt.id AS attempt_id, {operator_columns}, {delivery_columns}
-FROM (SELECT) AS one
-LEFT JOIN claimed ON true
-LEFT JOIN attempt ON true
+FROM wanted
+LEFT JOIN verdict ON verdict.id = wanted.id
+LEFT JOIN claimed ON claimed.{d.id} = wanted.id
+LEFT JOIN attempt ON attempt.delivery_id = wanted.id
 LEFT JOIN {o} o ON o.{o.id} = claimed.{d.operator}
+ORDER BY wanted.position
 """,
     **_NAMES,
     o=Operator,
@@ -127,49 +143,64 @@ LEFT JOIN {o} o ON o.{o.id} = claimed.{d.operator}
     delivery_columns=", ".join(f"claimed.{{d.{name}}} AS d_{name}" for name in _DELIVERY_FIELDS),
 )
 
-_NEXT_PENDING_SQL = sql_names(NEXT_PENDING, e=WebhookDelivery)
-
-# Lock order as everywhere else: the ticket first (a `ticket_create` only), then the row;
-# `delivered` waits for `ticket_row` through its EXISTS.
+# Lock order as everywhere else: the tickets first (those of a `ticket_create` or
+# `ticket_reserve`, in id order), then the rows; `delivered` reads all of `ticket_row` (a
+# hashed IN) before it locks its first row.
 _DELIVERED_SQL = sql_names(
     """
-WITH ticket_row AS (
+WITH answer AS (
+    SELECT * FROM unnest(
+        %(ids)s::bigint[], %(ticket_ids)s::text[], %(confirms)s::boolean[],
+        %(attempt_ids)s::bigint[], %(http_statuses)s::integer[], %(latencies)s::integer[],
+        %(outcomes)s::text[], %(excerpts)s::text[], %(player_ids)s::text[]
+    ) WITH ORDINALITY AS x(
+        id, ticket_id, confirms, attempt_id, http_status, latency_ms, outcome, excerpt,
+        player_id, position
+    )
+), ticket_row AS (
     SELECT t.{t.id} AS id, t.{t.status} AS status,
            t.{t.needs_reconciliation} AS needs_reconciliation
     FROM {t} t
-    WHERE t.{t.id} = %(ticket_id)s AND %(confirms)s
+    WHERE t.{t.id} IN (SELECT ticket_id FROM answer WHERE confirms)
+    ORDER BY t.{t.id}
     FOR UPDATE
 ), confirmed AS (
     UPDATE {t} t
     SET {t.pam_confirmed_at} = coalesce(t.{t.pam_confirmed_at}, %(now)s),
-        {t.user_id} = coalesce(%(player_id)s, t.{t.user_id}),
+        {t.user_id} = coalesce(answer.player_id, t.{t.user_id}),
         {t.needs_reconciliation} = t.{t.needs_reconciliation} OR t.{t.status} = %(cancelled)s,
         {t.updated_at} = %(now)s
-    FROM ticket_row
+    FROM ticket_row JOIN answer ON answer.ticket_id = ticket_row.id AND answer.confirms
     WHERE t.{t.id} = ticket_row.id
-    RETURNING ticket_row.status, ticket_row.needs_reconciliation
+    RETURNING ticket_row.id, ticket_row.status, ticket_row.needs_reconciliation
 ), attempt AS (
-    UPDATE {a}
-    SET {a.http_status} = %(http_status)s, {a.latency_ms} = %(latency_ms)s,
-        {a.outcome} = %(outcome)s, {a.error} = '', {a.response_excerpt} = %(excerpt)s
-    WHERE {a.id} = %(attempt_id)s
+    UPDATE {a} a
+    SET {a.http_status} = answer.http_status, {a.latency_ms} = answer.latency_ms,
+        {a.outcome} = answer.outcome, {a.error} = '', {a.response_excerpt} = answer.excerpt
+    FROM answer
+    WHERE a.{a.id} = answer.attempt_id
 ), delivered AS (
     UPDATE {d} d
     SET {d.status} = %(delivered)s, {d.lease_until} = NULL, {d.last_error} = '',
         {d.delivered_at} = coalesce(d.{d.delivered_at}, %(now)s), {d.updated_at} = %(now)s
-    WHERE d.{d.id} = %(id)s
+    FROM answer
+    WHERE d.{d.id} = answer.id
       AND d.{d.status} <> %(delivered)s
-      AND (NOT %(confirms)s OR EXISTS (SELECT FROM ticket_row))
+      AND (NOT answer.confirms OR answer.ticket_id IN (SELECT id FROM ticket_row))
     RETURNING d.{d.id}
 )
 SELECT
-    EXISTS (SELECT FROM delivered) AS newly_delivered,
-    (SELECT status FROM confirmed) AS ticket_status,
-    (SELECT needs_reconciliation FROM confirmed) AS was_flagged,
-    ({next_pending}) AS next_pending_id
+    answer.id IN (SELECT id FROM delivered) AS newly_delivered,
+    confirmed.status AS ticket_status,
+    confirmed.needs_reconciliation AS was_flagged,
+    (SELECT min(e.{e.id}) FILTER (WHERE e.{e.status} = %(pending)s)
+     FROM {e} e WHERE e.{e.ticket} = answer.ticket_id AND e.{e.id} > answer.id
+    ) AS next_pending_id
+FROM answer
+LEFT JOIN confirmed ON answer.confirms AND confirmed.id = answer.ticket_id
+ORDER BY answer.position
 """,
     **_NAMES,
-    next_pending=NEXT_PENDING,
 )
 
 
@@ -202,18 +233,23 @@ class Delivered:
     next_pending_id: int | None
 
 
-def claim(
-    *, delivery_id: int, now: dt.datetime, lease_until: dt.datetime, retry_window: dt.timedelta
-) -> Claim:
-    """Take the row if it is pending, due, free, not behind an earlier pending webhook of
-    its ticket and not the `ticket_create` of a cancelled ticket (which is closed instead);
-    a row another worker holds locked is `in-flight`. A `ticket_create` gets its
-    `retry_deadline` (queued + `retry_window`) at its first claim."""
+def claim_many(
+    *,
+    delivery_ids: Sequence[int],
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    retry_window: dt.timedelta,
+) -> list[Claim]:
+    """Take each row (distinct ids) if it is pending, due, free, not behind an earlier
+    pending webhook of its ticket and not the `ticket_create` of a cancelled ticket (which
+    is closed instead); a row another worker holds locked is `in-flight`. A `ticket_create`
+    gets its `retry_deadline` (queued + `retry_window`) at its first claim. One statement
+    for all: one `Claim` per id, in order."""
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL,
             {
-                "id": delivery_id,
+                "ids": list(delivery_ids),
                 "now": now,
                 "lease_until": lease_until,
                 "window": retry_window.total_seconds(),
@@ -227,7 +263,11 @@ def claim(
                 "interrupted_error": INTERRUPTED_ERROR,
             },
         )
-        [row] = named_rows(cursor)
+        rows = named_rows(cursor)
+    return [_claim_from(row, now=now) for row in rows]
+
+
+def _claim_from(row: Any, *, now: dt.datetime) -> Claim:
     if row.verdict != CLAIMED:
         return Claim(verdict=row.verdict, next_pending_id=row.next_pending_id)
     delivery = WebhookDelivery.from_db(
@@ -247,41 +287,57 @@ def claim(
     return Claim(verdict=CLAIMED, delivery=delivery, attempt=attempt)
 
 
-def delivered(
-    *, delivery: WebhookDelivery, attempt_id: int, answer: PamAnswer, now: dt.datetime
-) -> Delivered:
-    """Record a 2xx: complete the attempt, mark the row delivered (its first `delivered_at`
-    kept), and for a `ticket_create` confirm its ticket (`pam_confirmed_at`, the PAM's
-    player id, `needs_reconciliation` when the ticket was already cancelled)."""
-    confirms = delivery.action in OPENING_ACTIONS and delivery.ticket_id is not None
+def delivered_many(
+    answers: Sequence[tuple[WebhookDelivery, int, PamAnswer]], *, now: dt.datetime
+) -> list[Delivered]:
+    """Record 2xx answers, each given as (claimed row, its attempt's id, answer): complete
+    the attempt, mark the row delivered (its first `delivered_at` kept), and for a
+    `ticket_create` or `ticket_reserve` confirm its ticket (`pam_confirmed_at`, the PAM's
+    player id, `needs_reconciliation` when the ticket was already cancelled). One statement
+    for all: one `Delivered` per answer, in order. Rows of distinct tickets (a ticket has
+    one claimable row at a time)."""
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "ids", "ticket_ids", "confirms", "attempt_ids", "http_statuses", "latencies",
+            "outcomes", "excerpts", "player_ids",
+        )
+    }  # fmt: skip
+    for delivery, attempt_id, answer in answers:
+        columns["ids"].append(delivery.pk)
+        columns["ticket_ids"].append(delivery.ticket_id)
+        columns["confirms"].append(
+            delivery.action in OPENING_ACTIONS and delivery.ticket_id is not None
+        )
+        columns["attempt_ids"].append(attempt_id)
+        columns["http_statuses"].append(answer.http_status)
+        columns["latencies"].append(answer.latency_ms)
+        columns["outcomes"].append(answer.outcome.value)
+        columns["excerpts"].append(answer.excerpt)
+        columns["player_ids"].append(answer.player_id)
     with connection.cursor() as cursor:
         cursor.execute(
             _DELIVERED_SQL,
             {
-                "id": delivery.pk,
-                "ticket_id": delivery.ticket_id,
-                "confirms": confirms,
-                "attempt_id": attempt_id,
-                "http_status": answer.http_status,
-                "latency_ms": answer.latency_ms,
-                "outcome": answer.outcome.value,
-                "excerpt": answer.excerpt,
-                "player_id": answer.player_id,
+                **columns,
                 "now": now,
                 "pending": DeliveryStatus.PENDING,
                 "delivered": DeliveryStatus.DELIVERED,
                 "cancelled": TicketStatus.CANCELLED,
             },
         )
-        [row] = named_rows(cursor)
-    return Delivered(
-        newly_delivered=bool(row.newly_delivered),
-        ticket_was_cancelled=(
-            None if row.ticket_status is None else row.ticket_status == TicketStatus.CANCELLED
-        ),
-        ticket_was_flagged=row.was_flagged,
-        next_pending_id=row.next_pending_id,
-    )
+        rows = named_rows(cursor)
+    return [
+        Delivered(
+            newly_delivered=bool(row.newly_delivered),
+            ticket_was_cancelled=(
+                None if row.ticket_status is None else row.ticket_status == TicketStatus.CANCELLED
+            ),
+            ticket_was_flagged=row.was_flagged,
+            next_pending_id=row.next_pending_id,
+        )
+        for row in rows
+    ]
 
 
 def next_pending(delivery: WebhookDelivery) -> int | None:

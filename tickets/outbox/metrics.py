@@ -72,7 +72,8 @@ DEFERRED = Counter(
 )
 DUE = Gauge(
     "jackpot_pam_outbox_due",
-    "Overdue deliveries (not in flight) the last sweep found: handed out plus left for later",
+    "Overdue deliveries (not in flight) the last sweep found: handed out plus left for later"
+    " (including rows waiting for an earlier webhook of their ticket)",
     multiprocess_mode="mostrecent",
 )
 

@@ -21,7 +21,7 @@ from tests.tickets.webhooks.helpers import CREATE_FIELDS, DISCARD_FIELDS, attemp
 from tickets.delivery.attempts import pam_call_deliver, pam_call_deliver_batch
 from tickets.lifecycle import CANCELLED_BEFORE_CREATE, ticket_cancel_by_staff
 from tickets.models import Ticket, WebhookAttempt, WebhookDelivery
-from tickets.outbox.payloads import TICKET_CREATE, TICKET_DISCARD, body
+from tickets.outbox.payloads import TICKET_CREATE, TICKET_DISCARD, TICKET_RESULT, body
 from tickets.outbox.queueing import enqueue
 from tickets.outbox.waking import SWEEP_PRIORITY, WAKER
 
@@ -349,7 +349,7 @@ def test_a_batch_makes_one_attempt_at_each_row_in_turn(pam: ScriptedPam) -> None
     assert pam_call_deliver(delivery_id=done.pk) == "delivered"
 
     # when
-    delivered = pam_call_deliver_batch(delivery_ids=[d.pk for _, d in created])
+    delivered = pam_call_deliver_batch(delivery_ids=[d.pk for _, d in created], at_once=1)
 
     # then
     assert delivered == 2
@@ -359,6 +359,66 @@ def test_a_batch_makes_one_attempt_at_each_row_in_turn(pam: ScriptedPam) -> None
             "status", "attempts_count"
         )
     ) == {("delivered", 1)}
+
+
+def test_a_batch_sends_rows_at_once_and_records_each_answer(pam: ScriptedPam) -> None:
+    # given: four queued creates; the PAM takes 1 s over each: 200, 500, 400, 200
+    (ok_ticket, ok), (_, flaky), (refused_ticket, refused), (_, ok_too) = [
+        queued_create(pam) for _ in range(4)
+    ]
+    pam.script(flaky.ticket_id, Answer(status=500, delay_seconds=1))
+    pam.script(refused.ticket_id, Answer(status=400, delay_seconds=1))
+    pam.script("ticket_create", *[Answer(status=200, delay_seconds=1)] * 2)
+
+    # when
+    started = time.monotonic()
+    delivered = pam_call_deliver_batch(
+        delivery_ids=[ok.pk, flaky.pk, refused.pk, ok_too.pk], at_once=4
+    )
+
+    # then: sent at once (one after the other would take 4 s), each answer recorded
+    assert time.monotonic() - started < 3
+    assert delivered == 2
+    assert len(pam.received) == 4
+    assert attempts_of(ok) == [(1, 200, "delivered")]
+    assert attempts_of(ok_too) == [(1, 200, "delivered")]
+    assert attempts_of(flaky) == [(1, 500, "retryable")]
+    assert attempts_of(refused) == [(1, 400, "refused")]
+    rows = {
+        row.pk: row
+        for row in WebhookDelivery.objects.filter(ticket__in=[ok_ticket, refused_ticket])
+    }
+    flaky.refresh_from_db()
+    assert (flaky.status, flaky.lease_until) == ("pending", None)
+    assert flaky.next_attempt_at > clock.now()
+    assert rows[ok.pk].status == "delivered"
+    assert rows[refused.pk].status == "failed"
+    ok_ticket.refresh_from_db()
+    refused_ticket.refresh_from_db()
+    assert ok_ticket.pam_confirmed_at is not None
+    assert refused_ticket.status == "cancelled"
+    assert discard_of(refused_ticket).status == "pending"
+
+
+def test_a_row_sent_with_an_earlier_row_of_its_ticket_waits_for_it_then_is_woken(
+    pam: ScriptedPam, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    # given: a ticket's create and, queued after it, its result webhook
+    ticket, create = queued_create(pam, status="closed", result="won")
+    result = enqueue(ticket=ticket, webhook=TICKET_RESULT)
+    woken: list[int] = []
+    monkeypatch.setattr(WAKER, "wake_now", lambda ids, *, countdown=None: woken.extend(ids))
+
+    # when: both are in one turn
+    with django_capture_on_commit_callbacks(execute=True):
+        delivered = pam_call_deliver_batch(delivery_ids=[result.pk, create.pk], at_once=2)
+
+    # then: only the create went out; the result webhook, which waited, is woken
+    assert delivered == 1
+    assert [request.action for request in pam.received] == ["ticket_create"]
+    assert woken == [result.pk]
+    assert pam_call_deliver(delivery_id=result.pk) == "delivered"
+    assert [request.action for request in pam.received] == ["ticket_create", "ticket_win"]
 
 
 def test_a_batch_out_of_time_leaves_its_rows_due(pam: ScriptedPam) -> None:
@@ -394,6 +454,7 @@ def test_an_operator_past_its_share_of_a_batch_goes_to_the_back_and_the_others_g
         delivered = pam_call_deliver_batch(
             delivery_ids=[slow_first.pk, slow_second.pk, fast.pk, slow_third.pk],
             share_seconds=0.2,
+            at_once=1,
         )
 
         # then: the other operator was served; the slow one's rest was not tried but queued
