@@ -17,10 +17,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 import httpx
 import structlog
@@ -31,6 +32,7 @@ from operators.models import Operator
 from operators.signing import signature
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 EXCERPT_CHARS = 2000
 PLAYER_ID_MAX_CHARS = 255
@@ -176,47 +178,59 @@ def _elapsed_ms(started: float) -> int:
     return max(0, round((time.perf_counter() - started) * 1000))
 
 
-# One keep-alive client and one pool of sender threads per process. Celery's prefork pool
-# forks after import, and neither may be shared across a fork, so both are keyed by the
-# process id.
-_clients: dict[int, httpx.Client] = {}
-_senders_by_pid: dict[int, ThreadPoolExecutor] = {}
-_clients_lock = threading.Lock()
+class _PerProcess(Generic[T]):
+    """One `make()` per process, made on first use. Celery's prefork pool forks after
+    import, and neither a keep-alive client nor a thread pool may be shared across a fork,
+    so a child makes its own."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._made: tuple[int, T] | None = None
+
+    def get(self) -> T:
+        made = self._made
+        if made is None or made[0] != os.getpid():
+            with self._lock:
+                made = self._made
+                if made is None or made[0] != os.getpid():
+                    made = self._made = (os.getpid(), self._make())
+        return made[1]
+
+    def made_here(self) -> T | None:
+        made = self._made
+        return made[1] if made is not None and made[0] == os.getpid() else None
 
 
-def _senders() -> ThreadPoolExecutor:
-    pid = os.getpid()
-    senders = _senders_by_pid.get(pid)
-    if senders is None:
-        with _clients_lock:
-            senders = _senders_by_pid.get(pid)
-            if senders is None:
-                _senders_by_pid.clear()
-                senders = ThreadPoolExecutor(
-                    max_workers=settings.PAM_REQUESTS_PER_PROCESS, thread_name_prefix="pam-post"
-                )
-                _senders_by_pid[pid] = senders
-    return senders
+def _client_make() -> httpx.Client:
+    at_once = settings.PAM_REQUESTS_PER_PROCESS
+    return httpx.Client(
+        follow_redirects=False,
+        headers={"user-agent": "jackpot-engine"},
+        limits=httpx.Limits(
+            max_connections=max(50, at_once), max_keepalive_connections=max(20, at_once)
+        ),
+    )
+
+
+_CLIENT = _PerProcess(_client_make)
+_SENDERS = _PerProcess(
+    lambda: ThreadPoolExecutor(
+        max_workers=settings.PAM_REQUESTS_PER_PROCESS, thread_name_prefix="pam-post"
+    )
+)
 
 
 def _client() -> httpx.Client:
-    pid = os.getpid()
-    client = _clients.get(pid)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(pid)
-            if client is None:
-                _clients.clear()
-                client = httpx.Client(
-                    follow_redirects=False,
-                    headers={"user-agent": "jackpot-engine"},
-                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-                )
-                _clients[pid] = client
-    return client
+    return _CLIENT.get()
+
+
+def _senders() -> ThreadPoolExecutor:
+    return _SENDERS.get()
 
 
 @atexit.register
-def _clients_close() -> None:
-    for client in _clients.values():
+def _client_close() -> None:
+    client = _CLIENT.made_here()
+    if client is not None:
         client.close()
