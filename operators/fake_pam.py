@@ -17,6 +17,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,6 +112,7 @@ class FakePam:
         planner: Planner | None = None,
         secret_lookup: SecretLookup = operator_secret_from_db,
         rng: random.Random | None = None,
+        keep_last: int | None = None,
     ) -> None:
         self.fail_rate = fail_rate
         self.delay_ms = delay_ms
@@ -118,7 +120,9 @@ class FakePam:
         self.planner = planner
         self._secrets = _SecretCache(secret_lookup)
         self._rng = rng or random.Random()  # noqa: S311 - simulated failures, not crypto
-        self._received: list[ReceivedWebhook] = []
+        # Every request is kept unless `keep_last` says how many (a benchmark's million
+        # would cost gigabytes and long garbage collections, slowing the answers).
+        self._received: deque[ReceivedWebhook] = deque(maxlen=keep_last)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._server = _Server((host, port), _handler_for(self))

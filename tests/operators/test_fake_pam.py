@@ -123,3 +123,16 @@ def test_delays_every_answer(running: list[FakePam]) -> None:
 def test_command_rejects_impossible_options(arguments: list[str]) -> None:
     with pytest.raises(CommandError):
         call_command("fake_pam", "--port", "0", *arguments)
+
+
+def test_keeps_only_the_last_requests_it_is_told_to(running: list[FakePam]) -> None:
+    # given: a PAM that keeps two requests (a benchmark's million would fill the memory)
+    pam = start(running, keep_last=2, secret_lookup=lambda name: "s")
+    operator = Operator(name="operator-k")
+
+    # when
+    answers = [post(pam, webhook(operator, token=f"tok-{n}"), secret="s") for n in range(3)]
+
+    # then: every request was answered, the last two are kept
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [(request.data or {})["player_id"] for request in pam.received] == ["tok-1", "tok-2"]

@@ -40,6 +40,7 @@ class Command(BaseCommand):
             fail_rate=options["fail_rate"],
             delay_ms=options["delay_ms"],
             refuse_token=options["refuse_token"],
+            keep_last=0,  # it logs every request and never reads them back: keep none
         )
         self.stdout.write(f"fake PAM listening on {pam.url} (Ctrl-C stops it)")
         self.stdout.flush()
