@@ -407,7 +407,11 @@ def test_a_row_sent_with_an_earlier_row_of_its_ticket_waits_for_it_then_is_woken
     ticket, create = queued_create(pam, status="closed", result="won")
     result = enqueue(ticket=ticket, webhook=TICKET_RESULT)
     woken: list[int] = []
-    monkeypatch.setattr(WAKER, "wake_now", lambda ids, *, countdown=None: woken.extend(ids))
+
+    def wake_now(ids: list[int], *, countdown: float | None = None) -> None:
+        woken.extend(ids)
+
+    monkeypatch.setattr(WAKER, "wake_now", wake_now)
 
     # when: both are in one turn
     with django_capture_on_commit_callbacks(execute=True):
