@@ -307,7 +307,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Pool processes per worker (prefork: acks_late with reject_on_worker_lost re-queues the task
 # of a pool process that dies, and time limits hold). Delivery is I/O-bound: size it to the
-# PAMs' latency, about one process per 10 webhooks/s at 100 ms answers (docs/webhooks.md).
+# PAMs' latency: a process sends PAM_REQUESTS_PER_PROCESS (8) at once, about 80 webhooks/s
+# at 100 ms answers (docs/webhooks.md).
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
