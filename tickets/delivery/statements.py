@@ -38,6 +38,7 @@ from tickets.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from tickets.outbox.order import next_pending_sql, waits_sql
 from tickets.outbox.payloads import OPENING_ACTIONS
 
 INTERRUPTED_ERROR = "the worker stopped before recording an answer (its lease ran out)"
@@ -53,14 +54,8 @@ _OPERATOR_FIELDS = [
 ]
 _NAMES = {"d": WebhookDelivery, "e": WebhookDelivery, "t": Ticket, "a": WebhookAttempt}
 
-# A ticket's other rows are found by ticket and their status tested on the rows found
-# (`= ANY`, `FILTER`), never as an index condition: after a burst of new pending rows (a
-# settled card, a PAM outage) the statistics still say almost none are pending, and the
-# planner would look for them by scanning every pending row (tickets/outbox/sweep.py).
 _NEXT_PENDING_SQL = sql_names(
-    "SELECT min(e.{e.id}) FILTER (WHERE e.{e.status} = %(pending)s) FROM {e} e"
-    " WHERE e.{e.ticket} = %(ticket_id)s AND e.{e.id} > %(id)s",
-    e=WebhookDelivery,
+    next_pending_sql(ticket="%(ticket_id)s", row_id="%(id)s"), e=WebhookDelivery
 )
 """The ticket's next pending webhook after row `id`: it waited for this one."""
 
@@ -72,10 +67,7 @@ WITH wanted AS (
     SELECT d.{d.id} AS id, d.{d.ticket} AS ticket_id, d.{d.status} AS status,
            d.{d.lease_until} AS lease_until, d.{d.next_attempt_at} AS next_attempt_at,
            d.{d.action} AS action, t.{t.status} AS ticket_status,
-           %(pending)s = ANY (
-               SELECT e.{e.status} FROM {e} e
-               WHERE e.{e.ticket} = d.{d.ticket} AND e.{e.id} < d.{d.id}
-           ) AS waits
+           {waits} AS waits
     FROM {d} d LEFT JOIN {t} t ON t.{t.id} = d.{d.ticket}
     WHERE d.{d.id} IN (SELECT id FROM wanted)
     ORDER BY d.{d.id}
@@ -126,9 +118,7 @@ SELECT
         CASE WHEN EXISTS (SELECT FROM {e} e WHERE e.{e.id} = wanted.id)
              THEN 'in-flight' ELSE 'missing' END
     ) AS verdict,
-    (SELECT min(e.{e.id}) FILTER (WHERE e.{e.status} = %(pending)s)
-     FROM {e} e JOIN closed ON e.{e.ticket} = closed.ticket_id
-     WHERE closed.id = wanted.id AND e.{e.id} > closed.id) AS next_pending_id,
+    (SELECT ({closed_next}) FROM closed WHERE closed.id = wanted.id) AS next_pending_id,
     attempt.id AS attempt_id, {operator_columns}, {delivery_columns}
 FROM wanted
 LEFT JOIN verdict ON verdict.id = wanted.id
@@ -137,6 +127,8 @@ LEFT JOIN attempt ON attempt.delivery_id = wanted.id
 LEFT JOIN {o} o ON o.{o.id} = claimed.{d.operator}
 ORDER BY wanted.position
 """,
+    waits=waits_sql(ticket="d.{d.ticket}", row_id="d.{d.id}"),
+    closed_next=next_pending_sql(ticket="closed.ticket_id", row_id="closed.id"),
     **_NAMES,
     o=Operator,
     operator_columns=", ".join(f"o.{{o.{name}}} AS o_{name}" for name in _OPERATOR_FIELDS),
@@ -193,13 +185,12 @@ SELECT
     answer.id IN (SELECT id FROM delivered) AS newly_delivered,
     confirmed.status AS ticket_status,
     confirmed.needs_reconciliation AS was_flagged,
-    (SELECT min(e.{e.id}) FILTER (WHERE e.{e.status} = %(pending)s)
-     FROM {e} e WHERE e.{e.ticket} = answer.ticket_id AND e.{e.id} > answer.id
-    ) AS next_pending_id
+    ({next_pending}) AS next_pending_id
 FROM answer
 LEFT JOIN confirmed ON answer.confirms AND confirmed.id = answer.ticket_id
 ORDER BY answer.position
 """,
+    next_pending=next_pending_sql(ticket="answer.ticket_id", row_id="answer.id"),
     **_NAMES,
 )
 
