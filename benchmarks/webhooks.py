@@ -11,7 +11,9 @@ What it does:
    of docker-compose.yml; queue purged; beat only with --sweep);
 3. throughput: writes --webhooks tickets with a pending `ticket_create` each in one
    transaction, kicks them all as `delivery_enqueue` does after commit, and times until
-   every row is `delivered`: webhooks delivered per second by the one worker. With
+   every row is `delivered`: webhooks delivered per second by the one worker, and the CPU
+   time per webhook of the worker's processes, of the PostgreSQL backends serving the
+   bench database and of this process (the fake PAM and the polling). With
    --sweep the rows are written overdue and never kicked, as settlement leaves a large
    batch of result webhooks, and the worker runs beat: the outbox sweep hands them out
    (the first run comes up to PAM_OUTBOX_SWEEP_SECONDS after the worker starts). With
@@ -50,7 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.calibration import calibration
 from benchmarks.place_ticket import (
+    CpuProbe,
     bench_database_url,
+    cpu_used,
     fixtures_prepare,
     order_bytes,
     say,
@@ -157,7 +161,13 @@ def wait_delivered(delivery_ids: list[int], *, timeout: float) -> float:
 
 
 def throughput_run(
-    fixtures: dict[str, Any], count: int, *, via_sweep: bool, results: bool, analyze: bool
+    fixtures: dict[str, Any],
+    count: int,
+    *,
+    via_sweep: bool,
+    results: bool,
+    analyze: bool,
+    probe: CpuProbe,
 ) -> dict[str, float]:
     import datetime as dt
 
@@ -223,11 +233,13 @@ def throughput_run(
 
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {WebhookDelivery._meta.db_table}")
+    cpu_before, own_before = probe.sample(), sum(os.times()[:2])
     started = time.time()
     for delivery_id in ids if not via_sweep else ():
         WAKER.publish([delivery_id])
     kicked = time.time()
     finished = wait_delivered(ids, timeout=120 + count / 10)
+    cpu_after, own_after = probe.sample(), sum(os.times()[:2])
     in_run = {"pk__gte": ids[0], "pk__lte": ids[-1]}
     latencies = list(
         WebhookAttempt.objects.filter(
@@ -246,6 +258,9 @@ def throughput_run(
         "span_per_second": count / max(0.001, (span["last"] - span["first"]).total_seconds()),
         "attempts": len(latencies),
         "http_median_ms": statistics.median(latencies),
+        "worker_us": cpu_used(cpu_before, cpu_after, "srv") / count * 1e6,
+        "database_us": cpu_used(cpu_before, cpu_after, "db") / count * 1e6,
+        "own_us": (own_after - own_before) / count * 1e6,
     }
 
 
@@ -353,13 +368,18 @@ def main() -> None:
         how = "left to the sweep" if args.sweep else "queued at once"
         what = "ticket_win/ticket_lost" if args.results else "ticket_create"
         say(f"throughput: {args.webhooks} {what} webhooks {how} ...")
-        throughput = throughput_run(
-            fixtures,
-            args.webhooks,
-            via_sweep=args.sweep,
-            results=args.results,
-            analyze=args.analyze,
-        )
+        probe = CpuProbe(bench.database_url, worker.pid)
+        try:
+            throughput = throughput_run(
+                fixtures,
+                args.webhooks,
+                via_sweep=args.sweep,
+                results=args.results,
+                analyze=args.analyze,
+                probe=probe,
+            )
+        finally:
+            probe.close()
         say(f"latency: {args.placements} placements at {args.rate}/s ...")
         latency = latency_run(fixtures, pam, args.placements, args.rate)
     finally:
@@ -382,6 +402,9 @@ def main() -> None:
         f"{what} webhooks delivered in {throughput['seconds']:.2f} s = "
         f"{throughput['per_second']:.0f} webhooks/s ({throughput['attempts']} attempts, "
         f"HTTP median {throughput['http_median_ms']:.0f} ms, {sent})\n"
+        f"CPU per webhook: worker {throughput['worker_us']:.0f} µs, PostgreSQL "
+        f"{throughput['database_us']:.0f} µs, this process (fake PAM, polling) "
+        f"{throughput['own_us']:.0f} µs\n"
         f"latency: {latency['placements']} placements at {latency['rate']:g}/s: POST sent -> "
         f"PAM got ticket_create median {latency['median_ms']:.0f} ms, "
         f"p99 {latency['p99_ms']:.0f} ms, max {latency['max_ms']:.0f} ms "

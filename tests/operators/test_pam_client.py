@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from operators.models import Operator
@@ -102,7 +103,7 @@ def test_read_timeout_is_retryable_without_status(pam: ScriptedPam) -> None:
     pam.trust(operator)
     pam.script(None, Answer(status=200, delay_seconds=1.0))
 
-    answer = pam_post(operator=operator, body=body_for(operator), timeout=httpx.Timeout(0.2))
+    answer = pam_post(operator=operator, body=body_for(operator), timeout=0.2)
 
     assert answer.outcome is PamOutcome.RETRYABLE
     assert answer.http_status is None
@@ -160,3 +161,57 @@ def test_answer_excerpt_is_truncated(pam: ScriptedPam) -> None:
 )
 def test_player_id_is_read_from_the_answer_when_present(text: str, player_id: str | None) -> None:
     assert player_id_from(text) == player_id
+
+
+def test_a_keep_alive_connection_the_pam_closed_is_not_reused() -> None:
+    # given: a PAM that answers with keep-alive, then drops each connection 0.1 s later
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        served: list[int] = []
+
+        def serve() -> None:
+            for number in (1, 2):
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(65536)
+                    served.append(number)
+                    connection.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok"
+                    )
+                    time.sleep(0.1)
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        operator = OperatorFactory(webhook_url=f"http://127.0.0.1:{port}/pam")
+
+        # when: a second webhook goes after the PAM closed the first one's connection
+        first = pam_post(operator=operator, body=body_for(operator), timeout=2.0)
+        time.sleep(0.3)
+        second = pam_post(operator=operator, body=body_for(operator), timeout=2.0)
+        server.join(timeout=5)
+
+    # then: both delivered, the second on a new connection
+    assert (first.outcome, second.outcome) == (PamOutcome.DELIVERED, PamOutcome.DELIVERED)
+    assert served == [1, 2]
+
+
+def test_threads_post_at_once_each_with_its_own_client(pam: ScriptedPam) -> None:
+    # given: a web server's threads sending test webhooks at the same time
+    operator = OperatorFactory(webhook_url=pam.url)
+    pam.trust(operator)
+    for _ in range(4):
+        pam.script(None, Answer(status=200, delay_seconds=0.3))
+
+    # when
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        started = time.perf_counter()
+        answers = list(
+            threads.map(lambda _: pam_post(operator=operator, body=body_for(operator)), range(4))
+        )
+        seconds = time.perf_counter() - started
+
+    # then: all delivered, side by side rather than one after the other
+    assert [answer.outcome for answer in answers] == [PamOutcome.DELIVERED] * 4
+    assert seconds < 1.0
