@@ -95,9 +95,10 @@ class _SecretCache:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    # Workers open dozens of keep-alive connections at once (PAM_REQUESTS_PER_PROCESS per
-    # pool process); socketserver's default backlog of 5 resets some of them.
-    request_queue_size = 128
+    # Workers open hundreds of keep-alive connections at once (PAM_REQUESTS_PER_PROCESS per
+    # pool process); socketserver's default backlog of 5 resets some of them, and 128 did
+    # at 8 x 25 (as nginx's 511 would not).
+    request_queue_size = 1024
 
 
 class FakePam:
