@@ -92,10 +92,10 @@ def main() -> None:
     sender = _SENDER.get()  # the engine's: its event loop, session and limits
 
     def engine(turn: int) -> Callable[[], None]:
-        requests = [_Request(url, body, headers)] * turn
+        requests = [_Request("bench", url, body, headers)] * turn
 
         def send_turn() -> None:
-            for answer in sender.send(requests):
+            for answer in sender.send(requests, guarded=True):
                 answered(answer.http_status or 0)
 
         return send_turn

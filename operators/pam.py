@@ -76,7 +76,7 @@ def pam_post(*, operator: Operator, body: bytes, timeout: float | None = None) -
     """POST `body` (already compact JSON) to the operator's webhook URL, signed. Never raises
     for network or HTTP problems: they come back as a `retryable` or `refused` answer.
     `timeout` (seconds) replaces both the connect and the read timeout of the settings."""
-    [answer] = _SENDER.get().send([_request_for(operator, body)], timeout)
+    [answer] = _SENDER.get().send([_request_for(operator, body)], timeout, guarded=False)
     return answer
 
 
@@ -85,11 +85,13 @@ def pam_post_many(posts: Sequence[tuple[Operator, bytes]]) -> list[PamAnswer]:
     PAM_REQUESTS_PER_PROCESS); the answers in order. Never raises: an engine error (a bug, a
     secret that does not decrypt) comes back as a `retryable` answer saying so, logged with
     its traceback."""
-    return _SENDER.get().send([_guarded_request_for(operator, body) for operator, body in posts])
+    requests = [_guarded_request_for(operator, body) for operator, body in posts]
+    return _SENDER.get().send(requests, guarded=True)
 
 
 @dataclass(frozen=True)
 class _Request:
+    operator: str
     url: str
     body: bytes
     headers: dict[str, str]
@@ -109,15 +111,19 @@ def _request_for(operator: Operator, body: bytes) -> _Request | PamAnswer:
         "timestamp": timestamp,
         "signature": signature(operator.secret_key, timestamp, body),
     }
-    return _Request(operator.webhook_url, body, headers)
+    return _Request(operator.name, operator.webhook_url, body, headers)
 
 
 def _guarded_request_for(operator: Operator, body: bytes) -> _Request | PamAnswer:
     try:
         return _request_for(operator, body)
     except Exception as exc:  # a bug or a broken secret must still end as a recorded attempt
-        log.exception("pam_post_crashed", operator=operator.name)
-        return _not_sent(f"engine error: {type(exc).__name__}: {exc}")
+        return _crashed(operator.name, exc)
+
+
+def _crashed(operator: str, exc: Exception) -> PamAnswer:
+    log.error("pam_post_crashed", operator=operator, exc_info=exc)
+    return _not_sent(f"engine error: {type(exc).__name__}: {exc}")
 
 
 class _Sender:
@@ -142,18 +148,33 @@ class _Sender:
         )
 
     def send(
-        self, requests: Sequence[_Request | PamAnswer], timeout: float | None = None
+        self,
+        requests: Sequence[_Request | PamAnswer],
+        timeout: float | None = None,
+        *,
+        guarded: bool,
     ) -> list[PamAnswer]:
+        """The answers in order. `guarded`: an engine error while sending (a bug) becomes
+        that request's `retryable` answer, logged, instead of raising."""
         limits = aiohttp.ClientTimeout(
             total=None,
             connect=settings.PAM_CONNECT_TIMEOUT_SECONDS if timeout is None else timeout,
             sock_read=settings.PAM_READ_TIMEOUT_SECONDS if timeout is None else timeout,
         )
-        return self._loop.run_until_complete(self._send_all(requests, limits))
+        results = self._loop.run_until_complete(self._send_all(requests, limits))
+        answers = []
+        for request, result in zip(requests, results, strict=True):
+            if isinstance(result, PamAnswer):
+                answers.append(result)
+            elif guarded and isinstance(result, Exception) and isinstance(request, _Request):
+                answers.append(_crashed(request.operator, result))
+            else:
+                raise result
+        return answers
 
     async def _send_all(
         self, requests: Sequence[_Request | PamAnswer], limits: aiohttp.ClientTimeout
-    ) -> list[PamAnswer]:
+    ) -> list[PamAnswer | BaseException]:
         # Between calls the loop does not run: let it read the closes a PAM sent meanwhile
         # (two turns: the read, then the connection's end) before a connection is picked, so
         # a keep-alive connection the PAM has dropped does not take a POST. aiohttp does not
@@ -167,7 +188,8 @@ class _Sender:
                     if isinstance(request, _Request)
                     else _as_is(request)
                     for request in requests
-                )
+                ),
+                return_exceptions=True,
             )
         )
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from operators.models import Operator
-from operators.pam import EXCERPT_CHARS, PamOutcome, pam_post, player_id_from
+from operators.pam import EXCERPT_CHARS, PamOutcome, pam_post, pam_post_many, player_id_from
 from operators.signing import signature
 from tests.factories import OperatorFactory
 from tests.support.pam import Answer, ScriptedPam
@@ -215,3 +215,47 @@ def test_threads_post_at_once_each_with_its_own_client(pam: ScriptedPam) -> None
     # then: all delivered, side by side rather than one after the other
     assert [answer.outcome for answer in answers] == [PamOutcome.DELIVERED] * 4
     assert seconds < 1.0
+
+
+def test_an_engine_error_in_a_batch_is_that_webhooks_answer_and_the_others_go(
+    pam: ScriptedPam,
+) -> None:
+    # given: one operator whose secret no longer decrypts, one whose URL trips a bug while
+    # sending, one as it should be
+    broken_secret = OperatorFactory(webhook_url=pam.url)
+    Operator.objects.filter(pk=broken_secret.pk).update(secret_key_encrypted="not-fernet")
+    broken_secret = Operator.objects.get(pk=broken_secret.pk)
+    buggy = OperatorFactory(webhook_url=pam.url + "?buggy")
+    fine = OperatorFactory(webhook_url=pam.url)
+    pam.trust(fine)
+
+    def proxy_for(sender: object, url: str) -> tuple[None, None]:
+        if url.endswith("?buggy"):
+            raise RuntimeError("a bug while sending")
+        return None, None
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("operators.pam._Sender._proxy_for", proxy_for)
+
+        # when
+        answers = pam_post_many(
+            [
+                (broken_secret, body_for(broken_secret)),
+                (buggy, body_for(buggy)),
+                (fine, body_for(fine)),
+            ]
+        )
+
+        # then: each failure is that webhook's retryable answer; the healthy one is delivered
+        assert [answer.outcome for answer in answers] == [
+            PamOutcome.RETRYABLE,
+            PamOutcome.RETRYABLE,
+            PamOutcome.DELIVERED,
+        ]
+        assert answers[0].error.startswith("engine error: InvalidToken")
+        assert answers[1].error == "engine error: RuntimeError: a bug while sending"
+        assert [request.signature_ok for request in pam.received] == [True]
+
+        # and a single pam_post (the back office's test webhook) raises it
+        with pytest.raises(RuntimeError, match="a bug while sending"):
+            pam_post(operator=buggy, body=body_for(buggy))
