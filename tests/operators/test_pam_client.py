@@ -222,11 +222,11 @@ def test_an_engine_error_in_a_batch_is_that_webhooks_answer_and_the_others_go(
 ) -> None:
     # given: one operator whose secret no longer decrypts, one whose URL trips a bug while
     # sending, one as it should be
-    broken_secret = OperatorFactory(webhook_url=pam.url)
-    Operator.objects.filter(pk=broken_secret.pk).update(secret_key_encrypted="not-fernet")
-    broken_secret = Operator.objects.get(pk=broken_secret.pk)
-    buggy = OperatorFactory(webhook_url=pam.url + "?buggy")
-    fine = OperatorFactory(webhook_url=pam.url)
+    made = OperatorFactory.create(webhook_url=pam.url)
+    Operator.objects.filter(pk=made.pk).update(secret_key_encrypted="not-fernet")
+    broken_secret = Operator.objects.get(pk=made.pk)
+    buggy = OperatorFactory.create(webhook_url=pam.url + "?buggy")
+    fine = OperatorFactory.create(webhook_url=pam.url)
     pam.trust(fine)
 
     def proxy_for(sender: object, url: str) -> tuple[None, None]:
