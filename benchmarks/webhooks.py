@@ -27,7 +27,8 @@ What it does:
 
     DATABASE_URL=... REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python benchmarks/webhooks.py \\
         [--webhooks 1000] [--placements 200] [--rate 5] [--pool prefork] [--concurrency 8]
-        [--sweep] [--results] [--analyze] [--requests-per-process N] [--pam-delay-ms 0]
+        [--sweep] [--results] [--analyze] [--autovacuum] [--requests-per-process N]
+        [--pam-delay-ms 0]
 
 It prints the machine's calibration figures (benchmarks/calibration.py) before and after.
 
@@ -44,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.calibration import calibration
 from benchmarks.place_ticket import (
+    AutoAnalyze,
     CpuProbe,
     bench_database_url,
     cpu_used,
@@ -140,7 +143,9 @@ def worker_start(
 
 
 # ----------------------------------------------------------------------------- measurements
-def wait_delivered(delivery_ids: list[int], *, timeout: float) -> float:
+def wait_delivered(
+    delivery_ids: list[int], *, timeout: float, on_poll: Callable[[], object] = lambda: None
+) -> float:
     """Poll until every row is delivered; return the time.time() it was seen. The rows
     were written together (consecutive ids): counting by id range keeps this process's
     polling cheap (an `IN` of tens of thousands of ids took most of a core)."""
@@ -152,6 +157,7 @@ def wait_delivered(delivery_ids: list[int], *, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while True:
         done = rows.count()
+        on_poll()
         if done >= len(delivery_ids):
             return time.time()
         if time.monotonic() > deadline:
@@ -234,12 +240,17 @@ def throughput_run(
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {WebhookDelivery._meta.db_table}")
     cpu_before, own_before = probe.sample(), sum(os.times()[:2])
+    # Sampled at every poll and kept: a backend that ends during the run (the worker's
+    # connections are recycled after CONN_MAX_AGE, 10 min) would take its CPU with it.
+    cpu_seen = dict(cpu_before)
     started = time.time()
     for delivery_id in ids if not via_sweep else ():
         WAKER.publish([delivery_id])
     kicked = time.time()
-    finished = wait_delivered(ids, timeout=120 + count / 10)
-    cpu_after, own_after = probe.sample(), sum(os.times()[:2])
+    finished = wait_delivered(
+        ids, timeout=120 + count / 10, on_poll=lambda: cpu_seen.update(probe.sample())
+    )
+    cpu_after, own_after = {**cpu_seen, **probe.sample()}, sum(os.times()[:2])
     in_run = {"pk__gte": ids[0], "pk__lte": ids[-1]}
     latencies = list(
         WebhookAttempt.objects.filter(
@@ -338,6 +349,12 @@ def main() -> None:
         help="ANALYZE the delivery table once the rows are written (else its statistics "
         "are those of the last ANALYZE: autovacuum is off in development)",
     )
+    parser.add_argument(
+        "--autovacuum",
+        action="store_true",
+        help="apply autovacuum's ANALYZE and VACUUM rules while the rows are delivered, as a "
+        "production database would (autovacuum is off in development)",
+    )
     parser.add_argument("--pam-delay-ms", type=int, default=0, help="fake PAM answer delay")
     parser.add_argument(
         "--requests-per-process",
@@ -369,6 +386,7 @@ def main() -> None:
         what = "ticket_win/ticket_lost" if args.results else "ticket_create"
         say(f"throughput: {args.webhooks} {what} webhooks {how} ...")
         probe = CpuProbe(bench.database_url, worker.pid)
+        autovacuum = AutoAnalyze(bench.database_url, vacuum=True) if args.autovacuum else None
         try:
             throughput = throughput_run(
                 fixtures,
@@ -380,6 +398,9 @@ def main() -> None:
             )
         finally:
             probe.close()
+            if autovacuum is not None:
+                autovacuum.close()
+                say(f"autovacuum's rules: {autovacuum.count} ANALYZE, {autovacuum.vacuums} VACUUM")
         say(f"latency: {args.placements} placements at {args.rate}/s ...")
         latency = latency_run(fixtures, pam, args.placements, args.rate)
     finally:

@@ -80,17 +80,28 @@ class _SecretCache:
     lookup: SecretLookup
     entries: dict[str, tuple[float, str | None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # One lookup at a time: when an entry expires, every handler thread (hundreds, with a
+    # worker sending 25 at once per process) misses together, and each lookup opened a
+    # database connection: past max_connections ("too many clients") in a million run.
+    looking_up: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, name: str, *, fresh: bool = False) -> str | None:
-        now = time.monotonic()
+        if not fresh and (secret := self._cached(name)) is not None:
+            return secret[0]
+        with self.looking_up:
+            if not fresh and (secret := self._cached(name)) is not None:
+                return secret[0]  # another thread looked it up meanwhile
+            found = self.lookup(name)
+            with self.lock:
+                self.entries[name] = (time.monotonic() + SECRET_CACHE_SECONDS, found)
+        return found
+
+    def _cached(self, name: str) -> tuple[str | None] | None:
         with self.lock:
             cached = self.entries.get(name)
-        if cached is not None and cached[0] > now and not fresh:
-            return cached[1]
-        secret = self.lookup(name)
-        with self.lock:
-            self.entries[name] = (now + SECRET_CACHE_SECONDS, secret)
-        return secret
+        if cached is not None and cached[0] > time.monotonic():
+            return (cached[1],)
+        return None
 
 
 class _Server(ThreadingHTTPServer):

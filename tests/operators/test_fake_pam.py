@@ -6,6 +6,7 @@ import json
 import random
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -136,3 +137,28 @@ def test_keeps_only_the_last_requests_it_is_told_to(running: list[FakePam]) -> N
     # then: every request was answered, the last two are kept
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     assert [(request.data or {})["player_id"] for request in pam.received] == ["tok-1", "tok-2"]
+
+
+def test_requests_that_miss_the_secret_together_look_it_up_once() -> None:
+    # given: a secret that takes a while to look up (a database round trip)
+    lookups: list[str] = []
+
+    def slow_lookup(name: str) -> str:
+        lookups.append(name)
+        time.sleep(0.2)
+        return "pam-secret"
+
+    operator = OperatorFactory.build(name="acme")
+    pam = FakePam(secret_lookup=slow_lookup).start()
+    try:
+        # when: 10 webhooks arrive at once
+        with ThreadPoolExecutor(max_workers=10) as clients:
+            answers = list(
+                clients.map(lambda _: post(pam, webhook(operator), secret="pam-secret"), range(10))
+            )
+    finally:
+        pam.stop()
+
+    # then: all verified, with one lookup between them
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert lookups == ["acme"]
