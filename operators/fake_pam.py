@@ -86,22 +86,21 @@ class _SecretCache:
     looking_up: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, name: str, *, fresh: bool = False) -> str | None:
-        if not fresh and (secret := self._cached(name)) is not None:
-            return secret[0]
+        if not fresh and (entry := self._unexpired(name)):
+            return entry[1]
         with self.looking_up:
-            if not fresh and (secret := self._cached(name)) is not None:
-                return secret[0]  # another thread looked it up meanwhile
+            if not fresh and (entry := self._unexpired(name)):
+                return entry[1]  # another thread looked it up meanwhile
             found = self.lookup(name)
             with self.lock:
                 self.entries[name] = (time.monotonic() + SECRET_CACHE_SECONDS, found)
         return found
 
-    def _cached(self, name: str) -> tuple[str | None] | None:
+    def _unexpired(self, name: str) -> tuple[float, str | None] | None:
+        """The (expires, secret) entry while it holds; a secret may be None (no operator)."""
         with self.lock:
-            cached = self.entries.get(name)
-        if cached is not None and cached[0] > time.monotonic():
-            return (cached[1],)
-        return None
+            entry = self.entries.get(name)
+        return entry if entry is not None and entry[0] > time.monotonic() else None
 
 
 class _Server(ThreadingHTTPServer):
