@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connection
 
 from betcards.models import Bet, Betcard, Market
-from jackpot.core.sql import named_rows, queryset_sql, sql_names
+from jackpot.core.sql import array_literal, named_rows, queryset_sql, sql_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,11 +238,11 @@ change the bets between the check and the commit. Parameters: `bets_unchanged_pa
 
 def bets_unchanged_params(bets: Collection[BetSnapshot]) -> list[Any]:
     """The parameters of BETS_UNCHANGED_SQL for these bets (distinct, each as read)."""
-    ids = [bet.id for bet in bets]
+    ids = array_literal([bet.id for bet in bets])
     return [
         ids,
-        len(ids),
+        len(bets),
         ids,
-        [bet.odds for bet in bets],
-        [bet.event_id for bet in bets],
+        array_literal([bet.odds for bet in bets]),
+        array_literal([bet.event_id for bet in bets]),
     ]

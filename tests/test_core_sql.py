@@ -3,13 +3,18 @@ other parameter values, inserts as save() would write them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
-from django.db import DataError, connection
+from django.db import DataError, IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from betcards.models import Team
 from jackpot.core.sql import (
+    array_literal,
+    execute_fetchone,
     insert_column_values,
     insert_params,
     insert_select_sql,
@@ -19,7 +24,7 @@ from jackpot.core.sql import (
     sql_names,
 )
 from operators.models import Operator
-from tests.factories import OperatorFactory
+from tests.factories import OperatorFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +168,61 @@ def test_column_values_fill_every_column_not_given_with_its_default():
 def test_column_values_refuse_missing_unknown_or_short_columns(columns, error):
     with pytest.raises((TypeError, ValueError), match=re.escape(error)):
         insert_column_values(Team, len(columns["id"]), **columns)
+
+
+@pytest.mark.parametrize(
+    ("values", "array_type"),
+    [
+        ([1, -2, 9_007_199_254_740_993, None], "bigint[]"),
+        ([Decimal("1.85"), Decimal("0.10"), Decimal("1E+3"), None], "numeric[]"),
+        ([True, False, None], "boolean[]"),
+        (['say "hi"', "back\\slash", "a,b", "{braces}", "NULL", "", " padded ", "é"], "text[]"),
+        ([], "text[]"),
+    ],
+    ids=["ints", "decimals", "bools", "awkward strings", "empty"],
+)
+def test_an_array_literal_reads_back_as_the_values_it_was_made_of(values, array_type):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (%s)::{array_type}", [array_literal(values)])
+        (read,) = cursor.fetchone()
+
+    assert read == values
+
+
+def test_an_array_of_other_values_is_left_to_psycopg():
+    values = [dt.date(2026, 12, 4)]
+
+    assert array_literal(values) is values
+
+
+def test_a_statement_with_numbered_placeholders_returns_its_row_and_keeps_literal_percents():
+    sql = "SELECT %s::int + %s::int, 'ab%%' LIKE 'a%%', %s::text"
+
+    assert execute_fetchone(sql, [2, 3, "x"]) == (5, True, "x")
+
+
+def test_a_numbered_statement_logged_by_django_runs_the_same_and_shows_its_values():
+    # given Django logging queries (as with DEBUG): the statement runs on Django's cursor
+    sql = "SELECT %s::int * 2"
+
+    # when
+    with CaptureQueriesContext(connection) as captured:
+        row = execute_fetchone(sql, [21])
+
+    # then
+    assert row == (42,)
+    assert captured.captured_queries[-1]["sql"] == "SELECT 21::int * 2"
+
+
+def test_a_numbered_statement_fails_with_djangos_errors():
+    # given
+    TeamFactory(id=800)
+
+    # when / then: the raw cursor's psycopg error reaches the caller as Django's
+    with pytest.raises(IntegrityError), transaction.atomic():
+        execute_fetchone(insert_select_sql(Team), insert_params(Team(id=800, name="Twice")))
+
+
+def test_named_placeholders_cannot_be_numbered():
+    with pytest.raises(ValueError, match="only %s placeholders"):
+        execute_fetchone("SELECT %(name)s", [1])

@@ -26,6 +26,7 @@ from betcards.snapshots import (
 )
 from jackpot.core import clock
 from jackpot.core.sql import (
+    execute_fetchone,
     insert_column_values,
     insert_params,
     insert_select_sql,
@@ -185,27 +186,25 @@ def _insert(
 ) -> int | None:
     """Run the write statement; the outbox row's id, or None when a bet had changed (or a
     player limit would be broken)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _write_sql(with_receipt=receipt is not None, with_limits=limits is not None),
-            [
-                *bets_unchanged_params({bet.id: bet for bet in chosen}.values()),
-                *([] if limits is None else within_limits_params(limits)),
-                *insert_params(ticket),
-                *insert_column_values(
-                    Selection,
-                    len(chosen),
-                    ticket_id=[ticket.id] * len(chosen),
-                    event_id=[pick.event_id for pick in order.events],
-                    bet_id=[pick.bet_id for pick in order.events],
-                    odds_submitted=[pick.odds for pick in order.events],
-                    odds_accepted=[bet.odds for bet in chosen],
-                ),
-                *insert_params(delivery),
-                *([] if receipt is None else insert_params(receipt)),
-            ],
-        )
-        written = cursor.fetchone()
+    written = execute_fetchone(
+        _write_sql(with_receipt=receipt is not None, with_limits=limits is not None),
+        [
+            *bets_unchanged_params({bet.id: bet for bet in chosen}.values()),
+            *([] if limits is None else within_limits_params(limits)),
+            *insert_params(ticket),
+            *insert_column_values(
+                Selection,
+                len(chosen),
+                ticket_id=[ticket.id] * len(chosen),
+                event_id=[pick.event_id for pick in order.events],
+                bet_id=[pick.bet_id for pick in order.events],
+                odds_submitted=[pick.odds for pick in order.events],
+                odds_accepted=[bet.odds for bet in chosen],
+            ),
+            *insert_params(delivery),
+            *([] if receipt is None else insert_params(receipt)),
+        ],
+    )
     return None if written is None else int(written[0])
 
 
