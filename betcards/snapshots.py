@@ -1,15 +1,23 @@
 """What ticket placement reads from the catalogue, as frozen snapshots (contract.md § POST
 /be/tickets, business checks).
 
-Placement fetches once and decides purely: `betcard_snapshot_for_placement` loads the card
-with its events, their teams and bookmaker events, and the chosen bets of those events with
-their markets, in 1 query whatever the number of events. The checks in `tickets.placement`
-then run on these dataclasses without touching the database.
+Placement fetches once and decides purely: `betcard_snapshot_for_placement` gives the card
+with its events, their teams and bookmaker events, and the bets of those events with their
+markets. The checks in `tickets.placement` then run on these dataclasses without touching
+the database.
 
-That read takes no lock. What makes it safe is the write: `bets_unchanged_sql` locks the
-chosen bets and markets `FOR SHARE` inside the very statement that inserts the ticket, which
-inserts only if they still hold the values the checks passed on (else the placement
-re-reads them with `bets_for_placement` and checks again).
+The snapshot comes from this process's memory when it can (`LocalCache`, as the Bet Card
+API's answers: dropped when the card's `offer_version` moves, which every change to what
+the card shows does, betcards.offers), else from 1 query whatever the number of events. It
+is as fresh as the last change notified to this process; a placement that races a change
+to a card, its events or teams may see the card from just before the change, as it could
+when each placement read it without a lock.
+
+What keeps bets and markets exact is the write: `BETS_UNCHANGED_SQL` locks the chosen bets
+and markets `FOR SHARE` inside the very statement that inserts the ticket, which inserts
+only if they still hold the values the checks passed on (else the placement re-reads them
+with `bets_for_placement` and checks again). A snapshot a notification has not yet
+reached is caught there like any other read made before a change.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import Any
 from django.db import connection
 
 from betcards.models import Bet, Betcard, Market
+from jackpot.core.change_feed import LocalCache
 from jackpot.core.sql import array_literal, named_rows, queryset_sql, sql_names
 
 
@@ -63,7 +72,8 @@ class BetcardSnapshot:
     events: Mapping[int, EventSnapshot]
     """The card's events by id, in card order."""
     bets: Mapping[int, BetSnapshot]
-    """The requested bets that belong to the card's events, by id (read without a lock)."""
+    """Bets of the card's events by id, read without a lock: all of them in a kept snapshot,
+    else those requested."""
 
     @property
     def required_events(self) -> int:
@@ -110,33 +120,59 @@ _BET_COLUMNS = ("bet_id", "odds", "market_id", "bet_event_id", "market_blocked")
 
 
 @functools.cache
-def _card_sql() -> str:
-    """The card, its events and the chosen bets of those events (see below), compiled once
-    per process (jackpot.core.sql). Parameters: the card's code, then the bet ids."""
+def _card_sql(*, every_bet: bool) -> str:
+    """The card, its events and their bets (every bet, or those of the ids given), compiled
+    once per process (jackpot.core.sql). Parameters: the card's code, then (unless
+    `every_bet`) the bet ids."""
     card = queryset_sql(
         Betcard.objects.filter(code="").order_by().values_list(*_CARD_FIELDS.values()),
         params=("",),
     )
+    bets = _BETS_FROM if every_bet else _BETS_SQL
     # The ORM's select list repeats names such as "id": the read names its columns itself.
     return (
         f"SELECT card.*, chosen.* FROM ({card}) AS card({', '.join(_CARD_FIELDS)})"  # noqa: S608 - no values
-        f" LEFT JOIN ({_BETS_SQL}) AS chosen({', '.join(_BET_COLUMNS)})"
+        f" LEFT JOIN ({bets}) AS chosen({', '.join(_BET_COLUMNS)})"
         " ON chosen.bet_event_id = card.event_id"
         " ORDER BY card.position"
     )
 
 
+_CARDS: LocalCache[str, BetcardSnapshot] = LocalCache("card")
+"""Placement's snapshots by card code, with every bet of the card's events, in this
+process's memory until the card's version changes (jackpot.core.change_feed)."""
+
+
 def betcard_snapshot_for_placement(
     code: str, bet_ids: Collection[int] = ()
 ) -> BetcardSnapshot | None:
-    """The betcard with this code, its events and those of `bet_ids` that are bets of its
-    events, or None (1 query, no lock).
+    """The betcard with this code, its events and (at least) those of `bet_ids` that are
+    bets of its events, or None; no lock.
 
-    One row per card event and chosen bet of it (LEFT JOINs: a card without events gives one
-    row of nulls), each carrying the card's own columns.
+    From this process's cache (no query), else 1 query: with every bet of the card's events
+    when the result can be kept, else only the bets of `bet_ids` (caches off).
+    """
+    card = _CARDS.get(code)
+    if card is not None:
+        return card
+    ticket = _CARDS.ticket()
+    card = _card_read(code, bet_ids if ticket is None else None)
+    if card is not None:
+        _CARDS.put(code, card, ticket=ticket, tag=str(card.id))
+    return card
+
+
+def _card_read(code: str, bet_ids: Collection[int] | None) -> BetcardSnapshot | None:
+    """The card with every bet of its events (`bet_ids` None), or only these bets.
+
+    One row per card event and bet of it (LEFT JOINs: a card without events gives one row
+    of nulls), each carrying the card's own columns.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_card_sql(), [code, list(bet_ids)])
+        if bet_ids is None:
+            cursor.execute(_card_sql(every_bet=True), [code])
+        else:
+            cursor.execute(_card_sql(every_bet=False), [code, list(bet_ids)])
         rows = named_rows(cursor)
     if not rows:
         return None
@@ -182,13 +218,14 @@ def _bet(row: Any) -> BetSnapshot:
 
 # Django has no FOR SHARE (only FOR [NO KEY] UPDATE, which would make concurrent placements
 # on one card queue behind each other), hence raw SQL for the locking read.
-_BETS_SQL = sql_names(
+_BETS_FROM = sql_names(
     "SELECT b.{b.id} AS bet_id, b.{b.odds} AS odds, m.{m.id} AS market_id,"
     " m.{m.event} AS event_id, m.{m.is_blocked} AS market_blocked"
-    " FROM {b} b JOIN {m} m ON m.{m.id} = b.{b.market} WHERE b.{b.id} = ANY(%s::bigint[])",
+    " FROM {b} b JOIN {m} m ON m.{m.id} = b.{b.market}",
     b=Bet,
     m=Market,
 )
+_BETS_SQL = sql_names("{bets} WHERE b.{b.id} = ANY(%s::bigint[])", bets=_BETS_FROM, b=Bet)
 _BETS_LOCKED_SQL = _BETS_SQL + " FOR SHARE OF b, m"
 
 

@@ -8,12 +8,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from betcards.models import Bet
 from jackpot.core.change_feed import APPLICATION_NAME, FEED, ChangeFeed
 from operators.authentication import _OPERATORS
 from tests.factories import BetcardFactory, OperatorFactory
-from tests.support.api import signed_get
+from tests.support.api import signed_get, signed_post
+from tests.support.sample import sample_request, sample_setup
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,3 +126,54 @@ def test_while_the_listener_is_down_nothing_is_cached_and_it_reconnects(client, 
     eventually(lambda: feed.connections > connected and feed.live())
     assert len(_OPERATORS) == 0
     assert signed_get(client, operator, "/bc/jackpots").status_code == 200
+
+
+def _place(client, operator, token: str):
+    return signed_post(client, operator, "/be/tickets", sample_request(token=token))
+
+
+def test_a_placement_on_a_cached_card_reads_only_what_it_writes(client, feed):
+    # given a first placement that kept the card
+    sample = sample_setup()
+    assert _place(client, sample.operator, "player-one").status_code == 200
+
+    # when
+    with CaptureQueriesContext(connection) as captured:
+        response = _place(client, sample.operator, "player-two")
+
+    # then: no read of the card, its events or bets; the write statement alone
+    assert response.status_code == 200
+    tables = ('"betcards_betcard"', '"betcards_betcardevent"', '"betcards_event"')
+    assert [query["sql"] for query in captured if any(t in query["sql"] for t in tables)] == []
+    assert Ticket.objects.count() == 2
+
+
+def test_a_team_disabled_after_a_placement_refuses_the_next_with_105(client, feed):
+    # given
+    sample = sample_setup()
+    assert _place(client, sample.operator, "player-one").status_code == 200
+    team = sample.events[0].home_team
+
+    # when: a staff edit (a save: the card's version moves, the trigger notifies)
+    team.is_active = False
+    team.save()
+
+    # then
+    eventually(lambda: _place(client, sample.operator, "player-two").status_code == 400)
+    assert _place(client, sample.operator, "player-three").json()["code"] == 105
+
+
+def test_odds_changed_behind_a_cached_card_are_caught_by_the_write(client, feed):
+    # given a kept card, then odds moved by raw SQL that bumps no version: the kept
+    # snapshot still has 2.55
+    sample = sample_setup()
+    assert _place(client, sample.operator, "player-one").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE betcards_bet SET odds = 2.82 WHERE id = 14")
+
+    # when
+    response = _place(client, sample.operator, "player-two")
+
+    # then: the write compared the locked bet, checked again and refused (beyond 10.5 %)
+    assert (response.status_code, response.json()["code"]) == (400, 110)
+    assert Ticket.objects.count() == 1

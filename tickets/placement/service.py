@@ -7,8 +7,9 @@ Fetch once, decide purely, write once. The checks run in the contract's document
 109, 110; then the player limits 130, 131 (`tickets.placement.limits`); 111 only when every
 ticket code attempt collides. Nothing is written unless every check passes.
 
-Queries for any number of events: the betcard with its events and the chosen bets (1, no
-lock), then one INSERT statement, committed on its own, that locks those bets and markets
+Queries for any number of events: the betcard with its events and the chosen bets (none
+when this process keeps the card, betcards.snapshots; else 1, no lock), then one INSERT
+statement, committed on its own, that locks those bets and markets
 `FOR SHARE` and writes the ticket, its selections and the `ticket_create` outbox row only if
 they still hold the values the checks passed on (1); plus 1 for a given Idempotency-Key.
 Only when a bet changed in between (odds moved, market blocked) does placement fall back to
