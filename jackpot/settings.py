@@ -108,6 +108,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
+# Django's backend with a health check that reads the socket instead of a SELECT 1 round
+# trip per request (jackpot/core/postgres/base.py).
+DATABASES["default"]["ENGINE"] = "jackpot.core.postgres"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # An outage must be a quick, retryable answer (503 on the API), not a hung request: give up

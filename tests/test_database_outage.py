@@ -100,3 +100,32 @@ def test_an_outage_is_a_quick_503_with_retry_after_and_nothing_is_lost():
     assert answers[-1].status == 200
     placed = [a.body["id"] for a in answers if a.status == 200]
     assert Ticket.objects.filter(pk__in=placed).count() == len(placed) > 10
+
+
+def test_a_connection_the_database_ended_between_requests_is_replaced_unseen():
+    # given: a web server with one thread, whose connection has served a placement
+    sample = sample_setup()
+    with WebServer(env={"WEB_THREADS": "1"}) as server, httpx.Client(timeout=15) as client:
+
+        def place(token: str) -> httpx.Response:
+            body = compact(sample_request(token=token))
+            headers = {"content-type": "application/json", **signed_headers(sample.operator, body)}
+            return client.post(f"{server.url}/be/tickets", content=body, headers=headers)
+
+        assert place("before").status_code == 200
+
+        # when: PostgreSQL ends it (as on a restart or a failover), between two requests
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'"
+            )
+            (ended,) = cursor.fetchone()
+        time.sleep(0.2)  # the termination reaches the server's socket
+
+        # then: the next placement reconnects instead of failing
+        assert ended >= 1
+        response = place("after")
+    assert response.status_code == 200, response.text
+    assert Ticket.objects.count() == 2
