@@ -90,7 +90,7 @@ class BufferedWsgi:
                 body = b""
             else:
                 async with asyncio.timeout(self.body_seconds):
-                    body = await _read_body(protocol, limit)
+                    body = await _read_body(scope, protocol, limit)
         except TooLarge:
             return _refuse(protocol, 413, f"Request body is larger than {limit} bytes.")
         except TimeoutError:
@@ -219,7 +219,15 @@ def _without_body(scope: Any) -> bool:
     )
 
 
-async def _read_body(protocol: Any, limit: int) -> bytes:
+async def _read_body(scope: Any, protocol: Any, limit: int) -> bytes:
+    """The whole body, or TooLarge past `limit` bytes. A declared length is checked before
+    reading and the body then read by granian in one call (`await protocol()`); a body of
+    unknown length (chunked) is read chunk by chunk, counting."""
+    declared = scope.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise TooLarge
+        return bytes(await protocol())
     chunks: list[bytes] = []
     size = 0
     async for chunk in protocol:
