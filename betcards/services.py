@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import QuerySet
 
-from betcards.models import Betcard, BetcardStatus, Market
+from betcards.models import Betcard, BetcardStatus, Market, Team
 from betcards.offers import offers_invalidate
 
 # Fields a ticket was sold on; "events" stands for the card's event list.
@@ -85,6 +85,23 @@ def _move(betcard: Betcard, *, to: BetcardStatus) -> bool:
         card.save(update_fields=["status", "updated_at"])
     betcard.status = to
     return True
+
+
+def teams_set_active(*, teams: QuerySet[Team], active: bool) -> list[Team]:
+    """Enable (or disable) these teams; returns those that changed, as changed.
+
+    A disabled team's events refuse placements (code 105). The cards showing them get a
+    new version in the same transaction, which drops placement's kept cards
+    (betcards.snapshots) when it commits.
+    """
+    with transaction.atomic():
+        changed = list(teams.exclude(is_active=active))
+        ids = [team.pk for team in changed]
+        Team.objects.filter(pk__in=ids).update(is_active=active)
+        offers_invalidate(team_ids=ids)
+    for team in changed:
+        team.is_active = active
+    return changed
 
 
 def markets_set_blocked(*, markets: QuerySet[Market], blocked: bool) -> list[Market]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from betcards.models import Bet
 from jackpot.core.change_feed import APPLICATION_NAME, FEED, ChangeFeed
@@ -177,3 +178,21 @@ def test_odds_changed_behind_a_cached_card_are_caught_by_the_write(client, feed)
     # then: the write compared the locked bet, checked again and refused (beyond 10.5 %)
     assert (response.status_code, response.json()["code"]) == (400, 110)
     assert Ticket.objects.count() == 1
+
+
+def test_teams_disabled_with_the_bulk_action_refuse_the_next_placement_with_105(
+    client, feed, manager_client
+):
+    # given a kept card
+    sample = sample_setup()
+    assert _place(client, sample.operator, "player-one").status_code == 200
+
+    # when: the admin's bulk action (an UPDATE, no model signal)
+    manager_client.post(
+        reverse("admin:betcards_team_changelist"),
+        {"action": "disable", "_selected_action": [sample.events[0].away_team_id]},
+    )
+
+    # then
+    eventually(lambda: _place(client, sample.operator, "player-two").status_code == 400)
+    assert _place(client, sample.operator, "player-three").json()["code"] == 105

@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString
 from betcards.admin.markets import block_button, markets_set_blocked_and_say, result_label
 from betcards.catalogue.importing import CatalogueInvalid, catalogue_import
 from betcards.models import Bet, BookmakerEvent, Event, Market, Team
+from betcards.services import teams_set_active
 from jackpot.admin_support import log_staff_action, log_staff_actions, search_by_number_or_text
 
 if TYPE_CHECKING:
@@ -71,8 +72,7 @@ class TeamAdmin(TeamModelAdmin):
         self._set_active(request, queryset, active=False)
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[Team], *, active: bool) -> None:
-        teams = list(queryset.exclude(is_active=active))
-        Team.objects.filter(pk__in=[team.pk for team in teams]).update(is_active=active)
+        teams = teams_set_active(teams=queryset, active=active)
         log_staff_actions(request, teams, "Enabled." if active else "Disabled.")
         word = "enabled" if active else "disabled"
         self.message_user(request, f"{len(teams)} team(s) {word}.", messages.SUCCESS)
