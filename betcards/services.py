@@ -1,5 +1,5 @@
 """Betcard rules the back office enforces: what a sold card may still change, and its status;
-and blocking markets.
+blocking markets and disabling teams.
 
 A ticket is a contract on the card as it was sold (contract.md § Domain words: "a fixed list
 of events, a price, a currency, a prize and ordered bonus_prizes"), so once a betcard has a
@@ -10,12 +10,15 @@ and `closed`; `settled` is reached only through settlement.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from betcards.models import Betcard, BetcardStatus, Market, Team
 from betcards.offers import offers_invalidate
+
+_Row = TypeVar("_Row", bound=Model)
 
 # Fields a ticket was sold on; "events" stands for the card's event list.
 LOCKED_FIELDS = ("events", "currency", "price", "prize", "bonus_prizes", "min_events")
@@ -90,18 +93,9 @@ def _move(betcard: Betcard, *, to: BetcardStatus) -> bool:
 def teams_set_active(*, teams: QuerySet[Team], active: bool) -> list[Team]:
     """Enable (or disable) these teams; returns those that changed, as changed.
 
-    A disabled team's events refuse placements (code 105). The cards showing them get a
-    new version in the same transaction, which drops placement's kept cards
-    (betcards.snapshots) when it commits.
+    A disabled team's events refuse placements (code 105).
     """
-    with transaction.atomic():
-        changed = list(teams.exclude(is_active=active))
-        ids = [team.pk for team in changed]
-        Team.objects.filter(pk__in=ids).update(is_active=active)
-        offers_invalidate(team_ids=ids)
-    for team in changed:
-        team.is_active = active
-    return changed
+    return _flag_set(teams, field="is_active", value=active, shown_as="team_ids")
 
 
 def markets_set_blocked(*, markets: QuerySet[Market], blocked: bool) -> list[Market]:
@@ -110,10 +104,19 @@ def markets_set_blocked(*, markets: QuerySet[Market], blocked: bool) -> list[Mar
     A blocked market refuses placements (code 109). A placement holding one of them
     `FOR SHARE` commits first: the UPDATE waits for its lock (tickets.placement).
     """
-    changed = list(markets.exclude(is_blocked=blocked))
-    ids = [market.pk for market in changed]
-    Market.objects.filter(pk__in=ids).update(is_blocked=blocked)
-    offers_invalidate(market_ids=ids)
-    for market in changed:
-        market.is_blocked = blocked
+    return _flag_set(markets, field="is_blocked", value=blocked, shown_as="market_ids")
+
+
+def _flag_set(rows: QuerySet[_Row], *, field: str, value: bool, shown_as: str) -> list[_Row]:
+    """Set a flag of these rows with one UPDATE (no model signals), and give the cards that
+    show them a new version (`offers_invalidate(**{shown_as: ids})`) in the same
+    transaction, which also drops placement's kept cards (betcards.snapshots) when it
+    commits. The rows that changed, as changed."""
+    with transaction.atomic():
+        changed = list(rows.exclude(**{field: value}))
+        ids = [row.pk for row in changed]
+        rows.model._default_manager.filter(pk__in=ids).update(**{field: value})
+        offers_invalidate(**{shown_as: ids})
+    for row in changed:
+        setattr(row, field, value)
     return changed
