@@ -72,9 +72,9 @@ class BufferedWsgi:
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # In each worker process, after granian started it: threads do not survive a fork.
         self._pool = _Threads(self.threads, self._call)
-        # The application's ~110,000 objects loaded so far live as long as the process: out
-        # of the cyclic collector's reach, a full collection (which holds the GIL, so
-        # every request thread waits) took 25-50 ms instead of 100-180 (docs/performance.md).
+        # The application's ~135,000 objects loaded so far live as long as the process: out
+        # of the cyclic collector's reach, a full collection (which holds the GIL, so every
+        # request thread waits) no longer walks them (benchmarks/gc_pause.py: 65 ms at rest).
         gc.freeze()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
