@@ -87,6 +87,8 @@ def json_body(request: HttpRequest) -> object:
             parsed = (True, _DECODER.decode(raw_body(request)))
         except (msgspec.DecodeError, UnicodeDecodeError) as error:
             parsed = (False, f"Invalid JSON: {error}")
+        except ArithmeticError:  # decimal: an exponent beyond what Decimal holds (1e99…9)
+            parsed = (False, "Invalid JSON: a number is out of range")
         except RecursionError:
             parsed = (False, "Invalid JSON: nested too deep")
         request.META[_JSON_BODY] = parsed

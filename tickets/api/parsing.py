@@ -10,6 +10,7 @@ a millisecond. The OpenAPI schema of the body is generated from the same constan
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import re
 from collections.abc import Sequence
@@ -310,9 +311,14 @@ def order_fingerprint(data: object) -> str:
     return hashlib.sha256(_CANONICAL.encode(_numbers_as_values(data))).hexdigest()
 
 
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+"""Normalises any number the JSON decoder can read, without rounding a long mantissa or
+overflowing on a huge exponent (the default context does both: `9e9999999` raised)."""
+
+
 def _numbers_as_values(data: object) -> object:
     if isinstance(data, Decimal):
-        return data.normalize()
+        return data.normalize(_EXACT)
     if isinstance(data, dict):
         return {key: _numbers_as_values(value) for key, value in data.items()}
     if isinstance(data, list):
