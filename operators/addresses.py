@@ -2,8 +2,9 @@
 
 An operator's webhook URL is the engine's only outbound call that a third party chooses. In
 production (`PAM_ALLOW_PRIVATE_URLS` off, the default with DEBUG off) a URL whose host is,
-or resolves to, a loopback, link-local, private, reserved, multicast or unspecified
-address is refused when it is set (`operators.services`) and again before each call
+or resolves to, anything but a global unicast address (loopback, link-local, private,
+shared 100.64/10 as carriers and clouds use it, reserved, documentation, multicast,
+unspecified) is refused when it is set (`operators.services`) and again before each call
 (`operators.pam`, against DNS answers that change after the check). `make run` and the
 tests allow them for the local fake PAM.
 """
@@ -37,14 +38,9 @@ def internal_address(url: str) -> str | None:
         candidates = [ipaddress.ip_address(info[4][0]) for info in infos]
     for address in candidates:
         mapped = getattr(address, "ipv4_mapped", None) or address
-        if (
-            mapped.is_private
-            or mapped.is_loopback
-            or mapped.is_link_local
-            or mapped.is_reserved
-            or mapped.is_multicast
-            or mapped.is_unspecified
-        ):
+        # `is_global` is False for every special-purpose block of IANA's registries; a
+        # multicast address can be "global" by scope, but is no webhook host either.
+        if not mapped.is_global or mapped.is_multicast:
             return str(address)
     return None
 

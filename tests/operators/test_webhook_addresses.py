@@ -26,6 +26,14 @@ INTERNAL = [
     "http://[fd00::1]/pam",
     "http://[::ffff:127.0.0.1]/pam",
     "http://0.0.0.0/pam",
+    "http://100.64.0.1/pam",  # shared address space (carrier-grade NAT)
+    "http://100.100.100.200/latest/meta-data",  # a cloud's metadata service
+    "http://198.18.0.1/pam",  # benchmarking
+    "http://192.0.2.10/pam",  # documentation
+    "http://[2001:db8::1]/pam",  # documentation
+    "http://224.0.0.1/pam",  # multicast
+    "http://[ff0e::1]/pam",  # global-scope multicast
+    "http://[::ffff:100.64.0.1]/pam",
 ]
 
 
@@ -81,12 +89,13 @@ def test_internal_urls_are_allowed_when_the_setting_says_so(settings):
 
 
 @pytest.mark.usefixtures("production")
-def test_a_call_to_an_internal_address_is_not_made():
+@pytest.mark.parametrize("host", ["127.0.0.1", "100.64.0.1", "100.100.100.200"])
+def test_a_call_to_an_internal_address_is_not_made(host):
     # a URL stored before the rule (or a name that resolves inside later) is refused per call
-    operator = OperatorFactory(webhook_url="http://127.0.0.1:9/pam")
+    operator = OperatorFactory(webhook_url=f"http://{host}:9/pam")
 
     answer = pam_post(operator=operator, body=b"{}")
 
     assert answer.outcome == "retryable"
     assert answer.http_status is None
-    assert answer.error == "webhook URL points at the internal address 127.0.0.1"
+    assert answer.error == f"webhook URL points at the internal address {host}"
