@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from django.http import QueryDict
 
 from jackpot.api.exceptions import FieldError, RequestInvalid
+from jackpot.api.strings import text_problem
 from jackpot.core.clock import CONTRACT_TIME_FORMAT
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
@@ -40,18 +41,22 @@ class QueryParams:
             if required:
                 self.fail(name, "Field required", "missing")
             return None
-        if not 1 <= len(value) <= max_length or "\x00" in value:
-            self.fail(name, f"String should have 1 to {max_length} characters", "string_length")
+        if not self._text_ok(name, value, max_length):
             return None
         return value
 
     def texts(self, name: str, *, max_length: int) -> list[str]:
         """A repeatable text parameter (`?skip_types=a&skip_types=b`); [] when absent."""
         values = self.query.getlist(name)
-        if any(not 1 <= len(value) <= max_length or "\x00" in value for value in values):
-            self.fail(name, f"String should have 1 to {max_length} characters", "string_length")
+        if not all(self._text_ok(name, value, max_length) for value in values):
             return []
         return list(dict.fromkeys(values))
+
+    def _text_ok(self, name: str, value: str, max_length: int) -> bool:
+        problem = text_problem(value, longest=max_length)
+        if problem is not None:
+            self.fail(name, *problem)
+        return problem is None
 
     def matching(self, name: str, pattern: re.Pattern[str], *, description: str) -> str | None:
         """A text parameter of a fixed shape (`description` says which), or None."""

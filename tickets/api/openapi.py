@@ -30,7 +30,13 @@ PLACEMENT_400_ERRORS = tuple(
 
 def _string_schema(name: str, *, nullable: bool = False) -> dict[str, Any]:
     shortest, longest = STRING_LIMITS[name]
-    schema: dict[str, Any] = {"type": "string", "minLength": shortest, "maxLength": longest}
+    schema: dict[str, Any] = {
+        "type": "string",
+        "minLength": shortest,
+        "maxLength": longest,
+        # jackpot.api.strings: no NUL, and not only white space when not empty
+        "pattern": r"^$|^[^\x00]*[^\s\x00][^\x00]*$",
+    }
     if nullable:
         schema["nullable"] = True
     return schema

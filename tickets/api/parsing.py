@@ -21,6 +21,7 @@ import msgspec
 from django.conf import settings
 
 from jackpot.api.exceptions import FieldError, Loc, RequestInvalid
+from jackpot.api.strings import string_problem
 from jackpot.core.money import to_decimal
 from tickets.models import TICKET_TYPES
 from tickets.placement.order import EventPick, TicketOrder
@@ -82,17 +83,11 @@ class _Checker:
             self.fail([name], "Input should be a valid string", "string_type")
             return None
         shortest, longest = STRING_LIMITS[name]
-        if len(value) < shortest:
-            self.fail(
-                [name], f"String should have at least {shortest} character", "string_too_short"
-            )
-        elif len(value) > longest:
-            self.fail([name], f"String should have at most {longest} characters", "string_too_long")
-        elif "\x00" in value:
-            self.fail([name], "String should not contain NUL characters", "string_pattern_mismatch")
-        else:
-            return value
-        return None
+        problem = string_problem(value, shortest=shortest, longest=longest)
+        if problem is not None:
+            self.fail([name], *problem)
+            return None
+        return value
 
     def choice(self, data: dict[str, Any], name: str, choices: Sequence[str]) -> str | None:
         if name not in data:

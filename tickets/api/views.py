@@ -21,6 +21,7 @@ from jackpot.api.schema import (
     VALIDATION_ERROR_RESPONSE,
     error_code_response,
 )
+from jackpot.api.strings import text_problem
 from jackpot.core.errors import (
     IdempotencyKeyReused,
     OperatorNotFound,
@@ -53,16 +54,12 @@ def _json(body: bytes) -> HttpResponse:
 
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise RequestInvalid(
-            [
-                {
-                    "loc": ["header", "Idempotency-Key"],
-                    "msg": f"String should have 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters",
-                    "type": "string_length",
-                }
-            ]
-        )
+    if key is None:
+        return None
+    problem = text_problem(key, longest=IDEMPOTENCY_KEY_MAX_LENGTH)
+    if problem is not None:
+        msg, kind = problem
+        raise RequestInvalid([{"loc": ["header", "Idempotency-Key"], "msg": msg, "type": kind}])
     return key
 
 
