@@ -1,6 +1,9 @@
 """What a load balancer, an orchestrator and Prometheus ask the web server.
 
 - `/health`: liveness, answers without touching anything (restart the process if it fails);
+  under granian the web server answers it on its event loop before Django (jackpot.rsgi),
+  so neither busy request threads nor the Host header can fail it; this view answers it
+  under any other server;
 - `/ready`: readiness, checks PostgreSQL (`SELECT 1`) and the broker (Redis `PING`), each
   bounded by about a second, and answers 503 naming what is down (send no traffic here);
 - `/metrics`: Prometheus metrics of every web process added up (multiprocess mode), only

@@ -84,6 +84,11 @@ class BufferedWsgi:
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":  # websockets: not served
             return
+        if scope.path == "/health":
+            # Liveness, on the event loop: not behind Django's threads (which a stalled
+            # database can hold), not behind ALLOWED_HOSTS (load balancers probe by IP).
+            protocol.response_bytes(200, _JSON_HEADERS, _HEALTHY)
+            return
         limit = self.api_body_bytes if scope.path.startswith(API_PREFIXES) else self.max_body_bytes
         try:
             if _without_body(scope):
@@ -150,6 +155,8 @@ class BufferedWsgi:
 
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
+_JSON_HEADERS = [("content-type", "application/json")]
+_HEALTHY = b'{"status":"ok"}'
 
 
 class _Threads:

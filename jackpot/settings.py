@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "jackpot.api.answers.JsonAnswersMiddleware",  # the probes' answers are JSON, any Host
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -78,6 +79,7 @@ MIDDLEWARE = [
 # The operator API (/be/, /bc/) is served by a handler of its own with only these
 # (jackpot.wsgi): none of the browser's middleware above applies to a signed server call.
 API_MIDDLEWARE = [
+    "jackpot.api.answers.JsonAnswersMiddleware",  # every answer JSON; a bad Host is a 400
     "django.middleware.security.SecurityMiddleware",
     "jackpot.api.metrics.ApiMetricsMiddleware",  # 2 metric updates, not django-prometheus's 12
 ]
@@ -377,10 +379,24 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"without_traceback": {"()": "jackpot.core.logs.WithoutTraceback"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console_brief": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["without_traceback"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # A bad Host header is the client's mistake (or a scanner's): one line, no traceback.
+        "django.security.DisallowedHost": {
+            "level": "WARNING",
+            "handlers": ["console_brief"],
+            "propagate": False,
+        },
         # httpx (the tests' and benchmarks' client) logs one line per request.
         "httpx": {"level": "WARNING"},
         # django-axes logs every login at INFO; lockouts are WARNING.
