@@ -12,10 +12,11 @@ from typing import Any, Protocol, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 CONFIRM_TEMPLATE = "admin/jackpot/confirm.html"
@@ -183,3 +184,52 @@ def search_by_number_or_text(
     if not query:
         return queryset.none(), False
     return queryset.filter(query), False
+
+
+class MalformedObjectIdIs404:
+    """Middleware: an admin URL whose object id cannot be an id of its model is a 404.
+
+    Django's own pages catch a mistyped id but not a NUL, which PostgreSQL cannot hold
+    (psycopg's DataError: a 500 on `/admin/tickets/ticket/%00/change/`), and the custom
+    object pages (cancel, settle, retry...) look their object up directly. Checked here
+    once for every admin object URL, before its view runs, with the model's own primary
+    key field.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> None:
+        object_id = view_kwargs.get("object_id", view_kwargs.get("id"))
+        if not isinstance(object_id, str):
+            return
+        if any(character < " " or character == "\x7f" for character in unquote(object_id)):
+            raise Http404("No such object.")
+        model_admin = _model_admin_of(view_func)
+        if model_admin is None:
+            return
+        try:
+            model_admin.model._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            raise Http404("No such object.") from None
+
+
+def _model_admin_of(view_func: Callable[..., Any]) -> admin.ModelAdmin[Any] | None:
+    """The ModelAdmin behind an admin view: `model_admin` on Django's own object views,
+    the bound method's owner under `admin_site.admin_view` (custom views)."""
+    current: Any = view_func
+    while current is not None:
+        found = getattr(current, "model_admin", None) or getattr(current, "__self__", None)
+        if isinstance(found, admin.ModelAdmin):
+            return found
+        current = getattr(current, "__wrapped__", None)
+    return None

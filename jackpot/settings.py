@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "jackpot.admin_support.MalformedObjectIdIs404",  # a NUL in an admin URL's id: 404, not 500
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last but one: it reads the outcome of the login view (django-axes docs).
     "axes.middleware.AxesMiddleware",

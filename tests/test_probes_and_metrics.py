@@ -79,7 +79,5 @@ def test_every_web_process_reports_the_same_totals():
 
 
 def _ready_requests(text: str) -> float:
-    pattern = (
-        r'^django_http_responses_total_by_status_view_method_total\{.*view="ready".*\} (\S+)$'
-    )
+    pattern = r'^django_http_responses_total_by_status_view_method_total\{.*view="ready".*\} (\S+)$'
     return sum(float(value) for value in re.findall(pattern, text, re.M))

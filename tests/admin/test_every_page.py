@@ -79,6 +79,36 @@ def test_no_admin_page_is_a_server_error(request, who, one_of_each):
     assert answers[reverse("admin:operators_operator_changelist")] == 200
 
 
+def object_page_urls(malformed: str) -> list[tuple[type[Model], str]]:
+    """Every object page of every registered model admin (change, history, delete and the
+    custom ones) with `malformed` (already URL-encoded) as its object id."""
+    urls = []
+    for model, model_admin in admin.site._registry.items():
+        for pattern in model_admin.get_urls():
+            if not isinstance(pattern, URLPattern) or pattern.name is None:
+                continue
+            names = PARAMETER.findall(str(pattern.pattern))
+            if names:
+                url = reverse(f"admin:{pattern.name}", kwargs={names[0]: "424242"})
+                urls.append((model, url.replace("424242", malformed)))
+    return urls
+
+
+@pytest.mark.parametrize("malformed", ["%00", "1%00", "%00abc", "%01", "abc%7F", "abc"])
+def test_a_malformed_object_id_in_any_admin_url_is_a_404(admin_client, malformed):
+    urls = object_page_urls(malformed)
+
+    answers = {
+        url: admin_client.get(url).status_code
+        for model, url in urls
+        # a string id may be "abc"; an integer one may not
+        if malformed != "abc" or model._meta.pk.get_internal_type() != "CharField"
+    }
+
+    assert len(urls) > 25  # change, history, delete and the custom pages of every admin
+    assert {url: status for url, status in answers.items() if status != 404} == {}
+
+
 def test_a_clerk_opens_an_operator_read_only(clerk_client, one_of_each):
     from operators.models import Operator
 
