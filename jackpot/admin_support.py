@@ -15,7 +15,8 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db import models
+from django.db.models import ForeignObjectRel, Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
@@ -233,3 +234,49 @@ def _model_admin_of(view_func: Callable[..., Any]) -> admin.ModelAdmin[Any] | No
             return found
         current = getattr(current, "__wrapped__", None)
     return None
+
+
+_PROTECTING = (models.PROTECT, models.RESTRICT)
+
+
+def first_protecting_rows(obj: Model, *, depth: int = 3) -> str | None:
+    """The plural name of the first kind of row that forbids deleting `obj` (a PROTECT or
+    RESTRICT reference to it, or to a row a delete would cascade to, up to `depth` levels),
+    or None. One EXISTS query per relation, on the references' indexes: what Django's
+    collector would find only after loading every related row (a million tickets)."""
+    return _protecting(type(obj), "", obj, depth)
+
+
+def _protecting(model: type[Model], path: str, obj: Model, depth: int) -> str | None:
+    # include_hidden: references declared with related_name="+" (selections' event and bet)
+    for relation in model._meta.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel) or relation.many_to_many:
+            continue
+        field = relation.field
+        related = relation.related_model
+        lookup = f"{field.name}__{path}" if path else field.name
+        on_delete = field.remote_field.on_delete
+        if on_delete in _PROTECTING:
+            if related._base_manager.filter(**{lookup: obj}).exists():
+                return str(related._meta.verbose_name_plural)
+        elif on_delete is models.CASCADE and depth > 1:
+            found = _protecting(related, lookup, obj, depth - 1)
+            if found is not None:
+                return found
+    return None
+
+
+class RefusesProtectedDeleteAtOnce:
+    """ModelAdmin mixin: the delete page (and the bulk delete action) of a row that tickets,
+    selections or any other protected rows point at says so at once, instead of listing
+    every related row first (404 ms at 1,400 tickets, unbounded at a million)."""
+
+    def get_deleted_objects(
+        self, objs: Iterable[Model], request: HttpRequest
+    ) -> tuple[list[Any], dict[Any, Any], set[Any], list[Any]]:
+        objects = list(objs)
+        for obj in objects:
+            rows = first_protecting_rows(obj)
+            if rows is not None:
+                return [], {}, set(), [f"{obj}: has {rows}, cannot be deleted"]
+        return super().get_deleted_objects(objects, request)  # type: ignore[misc,no-any-return]

@@ -27,6 +27,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from jackpot.admin_support import (
+    RefusesProtectedDeleteAtOnce,
     action_fields,
     confirmation_page,
     is_confirmed,
@@ -157,7 +158,7 @@ class OperatorForm(ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Operator)
-class OperatorAdmin(OperatorModelAdmin):
+class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
     form = OperatorForm
     list_display = [
         "name",

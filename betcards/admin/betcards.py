@@ -30,7 +30,7 @@ from betcards.services import (
     betcard_is_locked,
     betcard_open,
 )
-from jackpot.admin_support import format_cents, log_staff_action
+from jackpot.admin_support import RefusesProtectedDeleteAtOnce, format_cents, log_staff_action
 
 if TYPE_CHECKING:
     BetcardModelAdmin = admin.ModelAdmin[Betcard]
@@ -145,7 +145,7 @@ class BetcardEventInline(BetcardEventInlineBase):
 
 
 @admin.register(Betcard)
-class BetcardAdmin(BetcardModelAdmin):
+class BetcardAdmin(RefusesProtectedDeleteAtOnce, BetcardModelAdmin):
     form = BetcardForm
     list_display = ["code", "name", "status", "price_display", "event_count", "opens_at"]
     list_filter = ["status", "currency", "operator"]

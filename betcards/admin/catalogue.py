@@ -27,7 +27,12 @@ from betcards.admin.markets import block_button, markets_set_blocked_and_say, re
 from betcards.catalogue.importing import CatalogueInvalid, catalogue_import
 from betcards.models import Bet, BookmakerEvent, Event, Market, Team
 from betcards.services import teams_set_active
-from jackpot.admin_support import log_staff_action, log_staff_actions, search_by_number_or_text
+from jackpot.admin_support import (
+    RefusesProtectedDeleteAtOnce,
+    log_staff_action,
+    log_staff_actions,
+    search_by_number_or_text,
+)
 
 if TYPE_CHECKING:
     TeamModelAdmin = admin.ModelAdmin[Team]
@@ -47,7 +52,7 @@ ODDS_PLACES = Decimal("0.001")
 
 
 @admin.register(Team)
-class TeamAdmin(TeamModelAdmin):
+class TeamAdmin(RefusesProtectedDeleteAtOnce, TeamModelAdmin):
     list_display = ["id", "name", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "id"]  # see get_search_results
@@ -204,7 +209,7 @@ class ImportCatalogueForm(forms.Form):
 
 
 @admin.register(Event)
-class EventAdmin(EventModelAdmin):
+class EventAdmin(RefusesProtectedDeleteAtOnce, EventModelAdmin):
     list_display = ["id", "fixture", "starts_at", "bookmaker_event", "market_buttons"]
     list_display_links = ["id", "fixture"]
     list_filter = ["starts_at", "markets__is_blocked"]
@@ -322,7 +327,7 @@ class EventAdmin(EventModelAdmin):
 
 
 @admin.register(BookmakerEvent)
-class BookmakerEventAdmin(BookmakerEventModelAdmin):
+class BookmakerEventAdmin(RefusesProtectedDeleteAtOnce, BookmakerEventModelAdmin):
     list_display = ["external_id", "event"]
     list_select_related = ["event__home_team", "event__away_team"]
     search_fields = ["external_id", "event__id"]  # see get_search_results

@@ -25,7 +25,12 @@ from django.utils.safestring import SafeString
 from betcards.models import Bet, Market, MarketResultChange
 from betcards.results import ResultInvalid, market_result_set
 from betcards.services import markets_set_blocked
-from jackpot.admin_support import log_staff_action, log_staff_actions, search_by_number_or_text
+from jackpot.admin_support import (
+    RefusesProtectedDeleteAtOnce,
+    log_staff_action,
+    log_staff_actions,
+    search_by_number_or_text,
+)
 
 if TYPE_CHECKING:
     MarketModelAdmin = admin.ModelAdmin[Market]
@@ -150,7 +155,7 @@ class MarketResultForm(forms.Form):
 
 
 @admin.register(Market)
-class MarketAdmin(MarketModelAdmin):
+class MarketAdmin(RefusesProtectedDeleteAtOnce, MarketModelAdmin):
     list_display = ["id", "name", "event", "is_blocked", "result", "result_set_at"]
     list_select_related = ["event__home_team", "event__away_team", "winning_bet"]
     list_filter = ["is_blocked", "is_void", "name"]
