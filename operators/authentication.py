@@ -50,9 +50,11 @@ class OperatorSignatureAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, Operator]:
         django_request = request._request
         meta = django_request.META  # not request.headers: it would parse every header first
-        timestamp = meta.get("HTTP_TIMESTAMP", "")
-        name = meta.get("HTTP_OPERATOR_NAME", "")
-        candidate = meta.get("HTTP_SIGNATURE", "")
+        # A field value has no leading or trailing spaces or tabs (RFC 9110 § 5.5): HTTP
+        # servers strip them, and so does the engine under any other server.
+        timestamp = meta.get("HTTP_TIMESTAMP", "").strip(" \t")
+        name = meta.get("HTTP_OPERATOR_NAME", "").strip(" \t")
+        candidate = meta.get("HTTP_SIGNATURE", "").strip(" \t")
         if not (timestamp and name and candidate):
             raise AuthenticationFailed("Missing timestamp, operator-name or signature header.")
         if not _TIMESTAMP.fullmatch(timestamp):
