@@ -1,5 +1,5 @@
 """Every error code is defined once (jackpot/core/errors.py) and has its row in the README's
-table, the API ones in docs/api.md and the OpenAPI schema (house-style § 7), and the schema
+table, the API ones in docs/api.md and the OpenAPI schema, and the schema
 is generated without warnings."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Placement reads and writes in a constant number of queries, whatever the number of
-events (house-style § 11: query-count assertion on the fast path)."""
+events (a query-count assertion on the fast path)."""
 
 from __future__ import annotations
 
