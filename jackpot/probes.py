@@ -21,6 +21,8 @@ from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from jackpot.core.postgres.deadline import database_deadline
+
 PROBE_TIMEOUT_SECONDS = 1.0
 
 
@@ -54,7 +56,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _database_answers() -> bool:
     try:
-        with connection.cursor() as cursor:
+        with database_deadline(PROBE_TIMEOUT_SECONDS), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             row = cursor.fetchone()
         return bool(row == (1,))

@@ -21,12 +21,13 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
-from jackpot.api.paths import API_PREFIXES
+from jackpot.api.paths import API_PREFIXES, ARRIVED
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -89,6 +90,7 @@ class BufferedWsgi:
             # database can hold), not behind ALLOWED_HOSTS (load balancers probe by IP).
             protocol.response_bytes(200, _JSON_HEADERS, _HEALTHY)
             return
+        arrived = time.time()  # the operator's rate counts requests when they arrive
         limit = self.api_body_bytes if scope.path.startswith(API_PREFIXES) else self.max_body_bytes
         try:
             if _without_body(scope):
@@ -103,7 +105,7 @@ class BufferedWsgi:
         except Exception:  # the client went away (granian's ProtocolClosed)
             return None
         assert self._pool is not None  # __rsgi_init__ ran
-        status, headers, chunks = await self._pool.run(self._environ(scope, body))
+        status, headers, chunks = await self._pool.run(self._environ(scope, body, arrived))
         protocol.response_bytes(status, headers, chunks)
         return None
 
@@ -124,7 +126,7 @@ class BufferedWsgi:
                 close()
         return answer[0], answer[1], body
 
-    def _environ(self, scope: Any, body: bytes) -> dict[str, Any]:
+    def _environ(self, scope: Any, body: bytes, arrived: float) -> dict[str, Any]:
         server_host, _, server_port = scope.server.rpartition(":")
         client_host, _, client_port = scope.client.rpartition(":")
         environ = {
@@ -141,6 +143,7 @@ class BufferedWsgi:
             "wsgi.url_scheme": scope.scheme,
             "wsgi.input": io.BytesIO(body),
             "CONTENT_LENGTH": str(len(body)),
+            ARRIVED: arrived,
         }
         for name, value in scope.headers.items():
             if "_" in name:  # WSGI maps `-` to `_`: `x_forwarded` must not pass as `x-forwarded`

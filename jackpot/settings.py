@@ -81,6 +81,7 @@ MIDDLEWARE = [
 # (jackpot.wsgi): none of the browser's middleware above applies to a signed server call.
 API_MIDDLEWARE = [
     "jackpot.api.answers.JsonAnswersMiddleware",  # every answer JSON; a bad Host is a 400
+    "jackpot.api.deadline.DatabaseDeadlineMiddleware",  # a frozen database: 503 in bounded time
     "django.middleware.security.SecurityMiddleware",
     "jackpot.api.metrics.ApiMetricsMiddleware",  # 2 metric updates, not django-prometheus's 12
 ]
@@ -130,6 +131,10 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
         "tcp_user_timeout": env.int("DB_TCP_USER_TIMEOUT_MS", default=3000),
     }
 )
+# Each database call of an operator API request (/be/, /bc/) waits at most this long, then
+# the request is a 503 (jackpot/core/postgres/deadline.py): a frozen server, which enforces
+# no statement_timeout, costs a bounded wait. 0 turns it off.
+DB_REQUEST_DEADLINE_SECONDS = env.float("DB_REQUEST_DEADLINE_SECONDS", default=1.5)
 if env.int("DB_STATEMENT_TIMEOUT_MS", default=0):
     DATABASES["default"]["OPTIONS"]["options"] = (
         f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS')}"

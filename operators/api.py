@@ -15,6 +15,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from jackpot.api.paths import ARRIVED
 from jackpot.api.requests import JsonOnlyNegotiation, raw_body
 from operators.authentication import OperatorSignatureAuthentication
 from operators.models import Operator
@@ -45,7 +46,7 @@ class OperatorApi(APIView):
 
     def check_throttles(self, request: Request) -> None:
         """After authentication: the operator's request rate (429, code 129)."""
-        rate_check(self.operator(request))
+        rate_check(self.operator(request), arrived=request._request.META.get(ARRIVED))
 
     @staticmethod
     def operator(request: Request) -> Operator:

@@ -4,11 +4,14 @@ Implements "Request rate (default 100 per second on /be/ and /bc/ together; 0 = 
 above it 429 code 129 with a Retry-After header ... If the shared counter cannot be
 reached, requests pass (availability first) and the engine logs and counts it."
 
-The counting is the `limits` library's (alisaifee/limits: the rate limiter behind
-Flask-Limiter and SlowAPI, with Redis storage): a fixed window of one second per operator,
-one Redis round trip per request (an INCR with its expiry, in one Lua call). Chosen over
-django-ratelimit, whose per-view decorators count in Django's cache framework: here the
-limit belongs to the operator, not to a view, and is checked once per request for both APIs.
+A fixed window of one second per operator, counted in the second the request *arrived*
+(the web server notes it, jackpot.rsgi): requests held up by a stalled database and
+released together count in the seconds they were sent, so the backlog does not trip the
+operator's own limit. One Redis round trip per request: the `limits` library's Redis
+storage (alisaifee/limits, the rate limiter behind Flask-Limiter and SlowAPI) increments
+the window's key with its expiry in one Lua call. Chosen over django-ratelimit, whose
+per-view decorators count in Django's cache framework: here the limit belongs to the
+operator, not to a view, and is checked once per request for both APIs.
 
 When Redis fails, the request passes, the failure is counted
 (`jackpot_rate_limit_unavailable_total`) and logged, and the counter is left alone for
@@ -25,10 +28,8 @@ import time
 
 import structlog
 from django.conf import settings
-from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError
 from limits.storage import RedisStorage
-from limits.strategies import FixedWindowRateLimiter
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
@@ -42,6 +43,8 @@ UNAVAILABLE = Counter(
     "Requests let through unchecked because the rate limit counter (Redis) failed",
 )
 NAMESPACE = "operator"
+WINDOW_EXPIRY_SECONDS = 2
+"""A window's key outlives its second, for requests that arrived in it and are checked late."""
 
 
 class _Breaker:
@@ -64,36 +67,29 @@ _BREAKER = _Breaker()
 
 
 @functools.cache
-def _limiter() -> FixedWindowRateLimiter:
-    storage = RedisStorage(
+def _storage() -> RedisStorage:
+    return RedisStorage(
         settings.RATE_LIMIT_REDIS_URL,
         key_prefix="jackpot-rate",
         wrap_exceptions=True,
         socket_connect_timeout=settings.RATE_LIMIT_TIMEOUT_SECONDS,
         socket_timeout=settings.RATE_LIMIT_TIMEOUT_SECONDS,
     )
-    return FixedWindowRateLimiter(storage)
 
 
-@functools.lru_cache(maxsize=64)
-def _per_second(limit: int) -> RateLimitItem:
-    return RateLimitItemPerSecond(limit)
-
-
-def rate_check(operator: Operator) -> None:
-    """Count this request against the operator's rate; raise RateLimited (429, 129) above it."""
+def rate_check(operator: Operator, *, arrived: float | None = None) -> None:
+    """Count this request against the operator's rate in the second it `arrived` (unix
+    time; now when unknown); raise RateLimited (429, 129) above the limit."""
     limit = operator.rate_limit
     if not limit or not _BREAKER.closed:
         return
-    item = _per_second(limit)
-    key = str(operator.pk)
+    second = int(time.time() if arrived is None else arrived)
     try:
-        if _limiter().hit(item, NAMESPACE, key):
-            return
-        reset = _limiter().get_window_stats(item, NAMESPACE, key).reset_time
+        count = _storage().incr(f"{NAMESPACE}/{operator.pk}/{second}", WINDOW_EXPIRY_SECONDS)
     except (StorageError, RedisError, OSError) as error:
         _BREAKER.open()
         UNAVAILABLE.inc()
         log.warning("rate_limit_unavailable", operator=operator.name, error=str(error))
         return
-    raise RateLimited(limit=limit, retry_after=max(1, math.ceil(reset - time.time())))
+    if count > limit:
+        raise RateLimited(limit=limit, retry_after=max(1, math.ceil(second + 1 - time.time())))

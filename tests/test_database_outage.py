@@ -32,13 +32,15 @@ class Answer:
     body: dict[str, object]
 
 
-def place_steadily(url: str, operator, stop: threading.Event, answers: list[Answer]) -> None:
+def place_steadily(
+    url: str, operator, stop: threading.Event, answers: list[Answer], client_name: str = "steady"
+) -> None:
     started = time.monotonic()
     number = 0
     with httpx.Client(timeout=15) as client:
         while not stop.is_set():
             number += 1
-            body = compact(sample_request(token=f"steady-{number}"))
+            body = compact(sample_request(token=f"{client_name}-{number}"))
             headers = {"content-type": "application/json", **signed_headers(operator, body)}
             sent = time.monotonic()
             response = client.post(f"{url}/be/tickets", content=body, headers=headers)
@@ -129,3 +131,64 @@ def test_a_connection_the_database_ended_between_requests_is_replaced_unseen():
         response = place("after")
     assert response.status_code == 200, response.text
     assert Ticket.objects.count() == 2
+
+
+def timed_get(url: str) -> tuple[int, float, dict[str, object]]:
+    sent = time.monotonic()
+    response = httpx.get(url, timeout=30)
+    return response.status_code, time.monotonic() - sent, response.json()
+
+
+def test_a_frozen_database_costs_a_request_a_bounded_wait_and_a_503():
+    # given: the web server (8 request threads) reaching PostgreSQL through a proxy, and
+    # three clients placing steadily
+    sample = sample_setup()
+    name = connection.settings_dict["NAME"]
+    with (
+        TcpProxy(connection.get_connection_params()) as proxy,
+        WebServer(database_url=proxy.database_url(name), env={"WEB_THREADS": "8"}) as server,
+    ):
+        answers: list[Answer] = []
+        stop = threading.Event()
+        loads = [
+            threading.Thread(
+                target=place_steadily,
+                args=(server.url, sample.operator, stop, answers, f"client{number}"),
+            )
+            for number in range(3)
+        ]
+        for load in loads:
+            load.start()
+        try:
+            # when: the database stops answering for 5 s (nothing refused, nothing forwarded)
+            time.sleep(1.5)
+            frozen_at = time.monotonic()
+            proxy.freeze()
+            time.sleep(0.5)
+            liveness = timed_get(f"{server.url}/health")
+            readiness = timed_get(f"{server.url}/ready")
+            time.sleep(5.0 - (time.monotonic() - frozen_at))
+            proxy.thaw()
+            time.sleep(2.5)
+        finally:
+            stop.set()
+            for load in loads:
+                load.join(timeout=60)
+
+    # then: liveness answered at once, readiness said "down" within its bound
+    assert liveness[0] == 200
+    assert liveness[1] < 0.5
+    assert readiness[0] == 503
+    assert readiness[2]["database"] == "down"
+    assert readiness[1] < 2.5
+    # every placement met by the freeze got a 503 JSON with Retry-After within 2.5 s
+    # (a call's deadline is 1.5 s; a new connection's libpq minimum is 2 s)
+    stalled = [a for a in answers if a.status != 200]
+    assert len(stalled) >= 3, "no request met the freeze"
+    assert {a.status for a in stalled} == {503}
+    assert all(a.content_type == "application/json" and a.retry_after == "1" for a in stalled)
+    assert max(a.seconds for a in answers) < 2.5
+    # placements resumed once it answered again, and every ticket answered 200 exists
+    assert answers[-1].status == 200
+    placed = [a.body["id"] for a in answers if a.status == 200]
+    assert Ticket.objects.filter(pk__in=placed).count() == len(placed) > 10

@@ -3,10 +3,13 @@ counted in Redis across every process, and requests let through when Redis is do
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from jackpot.api.paths import ARRIVED
 from operators import rate
 from tests.factories import OperatorFactory
 from tests.support.api import signed_get, signed_headers, signed_post
@@ -19,10 +22,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_limiter():
     """Each test builds the limiter from its settings; none inherits an open breaker."""
-    rate._limiter.cache_clear()
+    rate._storage.cache_clear()
     rate._BREAKER.until = 0.0
     yield
-    rate._limiter.cache_clear()
+    rate._storage.cache_clear()
     rate._BREAKER.until = 0.0
 
 
@@ -43,6 +46,31 @@ def test_above_the_rate_is_429_code_129_with_retry_after(client):
         "message": "Rate limit of 3 requests per second exceeded",
     }
     assert int(refused["Retry-After"]) >= 1
+
+
+def test_a_request_counts_in_the_second_it_arrived_not_when_it_is_answered(client):
+    # given: requests held up (a stalled database) and answered together now: each arrived
+    # in its own second (the web server notes it in the environ, jackpot.rsgi)
+    operator = OperatorFactory(rate_limit=2)
+    now = time.time()
+
+    def sent_at(arrived: float) -> int:
+        response = client.get(
+            "/bc/jackpots",
+            **{
+                f"HTTP_{k.upper().replace('-', '_')}": v
+                for k, v in signed_headers(operator, b"").items()
+            },
+            **{ARRIVED: arrived},
+        )
+        return int(response.status_code)
+
+    backlog = [sent_at(now - seconds) for seconds in (5, 5, 4, 4, 3, 3)]
+    same_second = [sent_at(now - 2) for _ in range(3)]
+
+    # then: two per second pass; only a third in one second is refused
+    assert backlog == [200] * 6
+    assert same_second == [200, 200, 429]
 
 
 def test_be_and_bc_count_together(client):

@@ -5,6 +5,8 @@ database "goes away" for the processes behind it while the test keeps its own co
         url = proxy.database_url(name)                            # for a server subprocess
         proxy.down()     # every connection through it is cut, new ones are refused
         proxy.up()
+        proxy.freeze()   # nothing is forwarded any more, nothing is refused: a frozen server
+        proxy.thaw()
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Stop forwarding, in both directions, without closing or refusing anything: what
+        clients see of a server whose processes are stopped (SIGSTOP) or of a network
+        path that drops packets. What arrives meanwhile is held, and sent on `thaw`."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     def database_url(self, name: str) -> str:
         password = f":{quote(self.password)}" if self.password else ""
@@ -79,7 +92,9 @@ class TcpProxy:
                     return
                 self._pairs.append((client, server))
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=_pump, args=(source, sink, self._flowing), daemon=True
+                ).start()
 
     def __enter__(self) -> TcpProxy:
         self.up()
@@ -94,9 +109,10 @@ class TcpProxy:
         self.down()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
     try:
         while data := source.recv(65536):
+            flowing.wait()
             sink.sendall(data)
     except OSError:
         pass
