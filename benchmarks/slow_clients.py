@@ -1,12 +1,16 @@
-"""Slow clients against the production web server: placements answered meanwhile.
+"""Slow and silent clients against the production web server: placements answered meanwhile.
 
 Starts the engine as deployed (`python -m jackpot.serve`, DEBUG off) on the bench database
 of place_ticket.py, then places tickets one at a time: first with nothing else connected,
 then while --held connections trickle their headers (half of them) or their body (the other
-half, one byte every 2 s). Prints the placements' median and worst latency for both, and the
-CPU calibration figure of place_ticket.py. `--server gunicorn` shows the server it replaced.
+half, one byte every 2 s), and, with --silent N, while N more connections say nothing (half
+of them one byte, then nothing). Prints the placements' median and worst latency and how
+many failed (no answer within --timeout), and the CPU calibration figure of place_ticket.py.
+`--server gunicorn` shows the server granian replaced; `--proxy` puts the shipped front
+proxy (deploy/nginx.conf, needs nginx) in front, as docker compose does.
 
-    python -m devserver exec -- python benchmarks/slow_clients.py [--held 200] [--server granian]
+    python -m devserver exec -- python benchmarks/slow_clients.py [--held 200] [--silent 3000]
+        [--proxy] [--server granian]
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from benchmarks.place_ticket import (
     server_stop,
     signed_headers,
 )
+from tests.support.front_proxy import FrontProxy
 
 
 def hold(port: int, count: int, stop: threading.Event) -> list[socket.socket]:
@@ -58,11 +63,29 @@ def hold(port: int, count: int, stop: threading.Event) -> list[socket.socket]:
     return held
 
 
-def placements(port: int, info: dict[str, object], count: int) -> list[float]:
+def hold_silent(port: int, count: int) -> list[socket.socket]:
+    """Up to `count` connections that say nothing (half: one byte); fewer when the server's
+    listen queue is full and a connection is no longer accepted within 2 s."""
+    held = []
+    for number in range(count):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+        except OSError:
+            print(f"  connection {number + 1} of {count} not accepted within 2 s: queue full")
+            break
+        if number % 2:
+            sock.sendall(b"G")
+        held.append(sock)
+    return held
+
+
+def placements(
+    port: int, info: dict[str, object], count: int, timeout: float = 30.0
+) -> list[float]:
     seconds = []
     for number in range(count):
         body = order_bytes(info["order"], f"slow-{os.getpid()}-{time.time_ns()}-{number}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         started = time.perf_counter()
         try:
             connection.request(
@@ -92,6 +115,9 @@ def main() -> None:
     parser.add_argument("--placements", type=int, default=20)
     parser.add_argument("--port", type=int, default=18710)
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
+    parser.add_argument("--silent", type=int, default=0, help="silent connections held")
+    parser.add_argument("--proxy", action="store_true", help="the shipped nginx in front")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per placement")
     args = parser.parse_args()
     database_url = bench_database_url(os.environ["DATABASE_URL"])
     env = server_environment(database_url) | {
@@ -109,18 +135,35 @@ def main() -> None:
     print(f"CPU calibration: {cpu_calibration()}")
     log = BASE_DIR / "var" / "bench" / f"slow-clients-{args.server}.log"
     server = server_start(args.server, args.port, env, log)
+    front = FrontProxy(args.port, port=args.port + 1).start() if args.proxy else None
+    port = front.port if front is not None else args.port
+    label = f"{args.server}{' behind nginx' if front is not None else ''}"
     stop = threading.Event()
+    held: list[socket.socket] = []
     try:
-        placements(args.port, info, 5)  # warm every worker
-        report(f"{args.server}, alone", placements(args.port, info, args.placements))
-        held = hold(args.port, args.held, stop)
-        time.sleep(1.0)
-        report(
-            f"{args.server}, {len(held)} slow clients",
-            placements(args.port, info, args.placements),
-        )
+        placements(port, info, 5)  # warm every worker
+        report(f"{label}, alone", placements(port, info, args.placements, args.timeout))
+        if args.held:
+            held += hold(port, args.held, stop)
+            time.sleep(1.0)
+            report(
+                f"{label}, {len(held)} slow clients",
+                placements(port, info, args.placements, args.timeout),
+            )
+        if args.silent:
+            silent = hold_silent(port, args.silent)
+            held += silent
+            time.sleep(1.0)
+            report(
+                f"{label}, +{len(silent)} silent",
+                placements(port, info, args.placements, args.timeout),
+            )
     finally:
         stop.set()
+        for sock in held:
+            sock.close()
+        if front is not None:
+            front.stop()
         server_stop(server)
 
 
