@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import F, Min, Model, Prefetch, Q
+from django.db.models import F, Min, Model, Prefetch, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_delete, post_save
 
@@ -283,23 +283,32 @@ def offers_invalidate(
 ) -> int:
     """Make the kept answers of every card these rows show stale (a new `offer_version`);
     returns how many cards. Runs in the caller's transaction: the bump commits with the
-    change, or not at all."""
-    lookups = {
-        "pk__in": list(betcard_ids),
-        "card_events__event_id__in": list(event_ids),
-        "card_events__event__markets__id__in": list(market_ids),
-        "card_events__event__markets__bets__id__in": list(bet_ids),
-        "card_events__event__home_team_id__in": list(team_ids),
-        "card_events__event__away_team_id__in": list(team_ids),
-    }
-    shows = Q()
-    for lookup, ids in lookups.items():
-        if ids:
-            shows |= Q(**{lookup: ids})
-    if not shows:
+    change, or not at all.
+
+    The cards are found with one small index lookup per kind of row (a UNION), then
+    updated by id. A single UPDATE over the join of cards, events, markets and bets OR-ed
+    together was planned, on tables whose statistics lag (fresh ones, right after a load),
+    as a large join: PostgreSQL's JIT then compiled it for 0.2-0.8 s a statement."""
+    events_of: list[QuerySet[Any]] = []
+    if event_ids := list(event_ids):
+        events_of.append(Event.objects.filter(pk__in=event_ids).values("pk"))
+    if market_ids := list(market_ids):
+        events_of.append(Market.objects.filter(pk__in=market_ids).values("event_id"))
+    if bet_ids := list(bet_ids):
+        events_of.append(Bet.objects.filter(pk__in=bet_ids).values("market__event_id"))
+    if team_ids := list(team_ids):
+        events_of.append(Event.objects.filter(home_team_id__in=team_ids).values("pk"))
+        events_of.append(Event.objects.filter(away_team_id__in=team_ids).values("pk"))
+    cards = set(betcard_ids)
+    if events_of:
+        cards.update(
+            BetcardEvent.objects.filter(
+                event_id__in=events_of[0].union(*events_of[1:], all=True)
+            ).values_list("betcard_id", flat=True)
+        )
+    if not cards:
         return 0
-    cards = Betcard.objects.filter(shows).values("pk")
-    return Betcard.objects.filter(pk__in=cards).update(offer_version=_NEXT_VERSION)
+    return Betcard.objects.filter(pk__in=sorted(cards)).update(offer_version=_NEXT_VERSION)
 
 
 # A fresh number per bump, never reused: a save() of a Betcard loaded earlier writes its old
