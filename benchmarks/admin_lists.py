@@ -47,7 +47,7 @@ INSERT INTO tickets_ticket (
     id, code, operator_id, betcard_id, token, user_id, psp, price, stake, currency,
     ext_percent, ext_type, ext_amount, wht_percent, wht_amount, gross_payout, net_payout,
     source, type, status, result, approved, odds, prize, bonus_prizes, cancel_reason,
-    needs_reconciliation, request_fingerprint, created_at, updated_at)
+    needs_reconciliation, created_at, updated_at)
 SELECT
     lpad(to_hex(1700000000 + n * 5), 8, '0') || lpad(to_hex(n), 16, '0'),
     upper(lpad(to_hex(n), 6, '0')),
@@ -59,7 +59,7 @@ SELECT
     CASE WHEN n %% 100 = 0 THEN 'cancelled' WHEN n %% 3 = 0 THEN 'closed' ELSE 'open' END,
     CASE WHEN n %% 100 = 0 THEN 'void' WHEN n %% 3 = 0 THEN 'lost' ELSE 'pending' END,
     n %% 100 <> 0, 9.26, 10000, '[2000, 1500, 1000]'::jsonb,
-    CASE WHEN n %% 100 = 0 THEN 'pam_refused' ELSE '' END, false, '',
+    CASE WHEN n %% 100 = 0 THEN 'pam_refused' ELSE '' END, false,
     to_timestamp(1700000000 + n * 5), to_timestamp(1700000000 + n * 5)
 FROM generate_series(%(start)s, %(stop)s) AS n
 """

@@ -289,13 +289,13 @@ def tickets_seed(cursor: Any, count: int, *, card_id: int, operator_id: int) -> 
             ext_amount, wht_percent, wht_amount, aff_comm_percent, aff_comm_amount,
             gross_payout, net_payout, atag, rtag, source, type, status, result, approved,
             odds, prize, bonus_prizes, cancel_reason, needs_reconciliation,
-            request_fingerprint, created_at, updated_at, betcard_id, operator_id
+            created_at, updated_at, betcard_id, operator_id
         )
         SELECT lpad(to_hex(%(epoch)s + i / 100), 8, '0') || lpad(to_hex(i), 16, '0'),
                upper(lpad(to_hex(i), 6, '0')), 'seed-' || i, '', NULL,
                5000, 4444, 'KES', 12.5, 'inclusive', 556, 20, 0, NULL, 0, 0, 0,
                NULL, NULL, 'mobile', 'jackpot', 'open', 'pending', true, 20631.0,
-               %(prize)s, %(bonus)s::jsonb, '', false, '',
+               %(prize)s, %(bonus)s::jsonb, '', false,
                to_timestamp(%(epoch)s + i / 100), to_timestamp(%(epoch)s + i / 100),
                %(card)s, %(operator)s
         FROM generate_series(1, %(n)s) AS i
@@ -412,12 +412,12 @@ BASELINE_SQL = {
         " price, stake, currency, ext_percent, ext_type, ext_amount, wht_percent, wht_amount,"
         " gross_payout, net_payout, aff_comm_percent, aff_comm_amount, atag, rtag, source,"
         " type, status, result, approved, odds, prize, bonus_prizes, misses,"
-        " pam_confirmed_at, cancel_reason, needs_reconciliation, idempotency_key,"
-        " request_fingerprint, placement_response, created_at, updated_at, settled_at,"
+        " pam_confirmed_at, cancel_reason, needs_reconciliation, reference,"
+        " created_at, updated_at, settled_at,"
         " settlement_round, closed_at) VALUES (%s, %s, %s, %s, %s, '', NULL, 5000, 4444,"
         " 'KES', 12.50, 'inclusive', 556, 20.00, 0, 0, 0, NULL, NULL, NULL, NULL, 'mobile',"
         " 'jackpot', 'open', 'pending', true, %s, %s, %s::jsonb, NULL, NULL, '', false, NULL,"
-        " %s, NULL, %s, %s, NULL, NULL, NULL)"
+        " %s, %s, NULL, NULL, NULL)"
     ),
     "selections": (
         "INSERT INTO tickets_selection (ticket_id, event_id, bet_id, odds_submitted,"
@@ -451,6 +451,7 @@ WEBHOOK_DATA = {
     "rtag": None,
     "psp": None,
     "ticket_type": "jackpot",
+    "reference": None,
 }
 
 
@@ -485,7 +486,6 @@ def baseline_place(conn: psycopg.Connection[Any], info: dict[str, Any], token: s
                 combined.quantize(Decimal("0.01")),
                 PRIZE,
                 json.dumps(BONUS),
-                hashlib.sha256(token.encode()).hexdigest(),
                 now,
                 now,
             ],

@@ -159,7 +159,7 @@ def card_build(tickets: int) -> Betcard:
                 id, code, token, user_id, psp, price, stake, currency, ext_percent, ext_type,
                 ext_amount, wht_percent, wht_amount, gross_payout, net_payout, source, type,
                 status, result, approved, odds, prize, bonus_prizes, cancel_reason,
-                needs_reconciliation, request_fingerprint, created_at, updated_at,
+                needs_reconciliation, created_at, updated_at,
                 betcard_id, operator_id
             )
             SELECT lpad(to_hex(extract(epoch FROM now())::bigint), 8, '0')
@@ -167,7 +167,7 @@ def card_build(tickets: int) -> Betcard:
                    upper(lpad(to_hex(i), 6, '0')), 'player-' || i, '', 'mobile',
                    5000, 4444, 'KES', 12.5, 'inclusive', 556, 20, 0, 0, 0,
                    (ARRAY['desktop','mobile','ussd','android'])[1 + i %% 4], 'jackpot',
-                   'open', 'pending', true, 1.0, %(prize)s, %(bonus)s::jsonb, '', false, '',
+                   'open', 'pending', true, 1.0, %(prize)s, %(bonus)s::jsonb, '', false,
                    now(), now(), %(card)s, %(operator)s
             FROM generate_series(1, %(n)s) AS i
             """,

@@ -34,6 +34,11 @@ def looks_like_ticket_id(identifier: str) -> bool:
     return TICKET_ID_PATTERN.fullmatch(identifier) is not None
 
 
+REFERENCE_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")
+"""A purchase's `reference`: 1-64 printable ASCII characters, no spaces (under `betstack`
+signing white space is not signed, so a reference with a space could be changed)."""
+
+
 def looks_like_ticket_code(identifier: str) -> bool:
     return TICKET_CODE_PATTERN.fullmatch(identifier) is not None
 

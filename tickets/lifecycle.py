@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from jackpot.core import clock
 from jackpot.core.errors import (
     ContractError,
-    IdempotencyKeyReused,
     TicketNotFound,
     TicketNotReserved,
 )
@@ -43,20 +42,11 @@ from tickets.models import (
     TicketResult,
     TicketStatus,
     WebhookDelivery,
-    WriteEndpoint,
-    WriteReceipt,
 )
 from tickets.outbox.payloads import OPENING_ACTIONS, TICKET_DISCARD, TICKET_REFUND, Webhook
 from tickets.outbox.queueing import enqueue
-from tickets.receipts import (
-    RECEIPT_CONSTRAINT,
-    TicketRenderer,
-    paid_key,
-    receipt_get,
-    receipt_new,
-    signature_key,
-    violation,
-)
+from tickets.receipts import WriteKeys, earlier_answer, receipt_insert, receipt_row
+from tickets.rendering import ticket_body
 
 log = structlog.get_logger(__name__)
 
@@ -165,61 +155,32 @@ class PaidTicket:
     replayed: bool
 
 
-def ticket_pay(
-    *,
-    operator: Operator,
-    identifier: str,
-    render: TicketRenderer,
-    idempotency_key: str | None = None,
-    replay_key: str | None = None,
-) -> PaidTicket:
+def ticket_pay(*, operator: Operator, identifier: str, receipt: WriteKeys) -> PaidTicket:
     """The operator reports a reservation paid: it becomes `open`, `approved`, and the answer
-    is the ticket (`render`). No webhook follows (the operator took the payment itself).
+    is the ticket. No webhook follows (the operator took the payment itself).
 
     Raises TicketNotFound (102) for an unknown or another operator's ticket, and
     TicketNotReserved (117) for any other status or a reservation whose time has passed even
     if the sweep has not cancelled it yet; both decide under the ticket's row lock, with the
-    same clock. A repeat of the call with the same `idempotency_key`, or a replay of the
-    signed request (`replay_key`), gets the first answer (`tickets.receipts`); the key reused
-    for another ticket is a 409.
+    same clock. A repeat of the call (its signature, or its Idempotency-Key: `receipt`) gets
+    the first answer, `replayed` (`tickets.receipts`); the key reused for another ticket is
+    a 409.
     """
-    keys = _paid_keys(idempotency_key, replay_key, identifier)
-    if idempotency_key is not None:
-        earlier = _paid_before(operator, keys, identifier)
-        if earlier is not None:
-            return earlier
     try:
-        return _pay(operator, identifier, render, keys)
-    except (ContractError, IntegrityError) as error:
-        if isinstance(error, IntegrityError) and violation(error)[1] != RECEIPT_CONSTRAINT:
-            raise
-        earlier = _paid_before(operator, keys, identifier)
+        return _pay(operator, identifier, receipt)
+    except (ContractError, _KeyTaken):
+        earlier = earlier_answer(operator_id=operator.pk, keys=receipt)  # or 128
         if earlier is None:
             raise
-        return earlier
+        return PaidTicket(ticket_id=earlier.ticket.pk, body=earlier.body, replayed=True)
 
 
-def _paid_keys(idempotency_key: str | None, replay_key: str | None, identifier: str) -> list[str]:
-    keys = [] if replay_key is None else [signature_key(replay_key, WriteEndpoint.PAID, identifier)]
-    return keys if idempotency_key is None else [*keys, paid_key(idempotency_key)]
+class _KeyTaken(Exception):
+    """The call's receipt could not be written: an earlier call holds one of its keys (the
+    payment is rolled back with it)."""
 
 
-def _paid_before(operator: Operator, keys: list[str], identifier: str) -> PaidTicket | None:
-    """The first answer to this call, by its signature or its Idempotency-Key."""
-    for key in keys:
-        receipt = receipt_get(operator_id=operator.pk, key=key)
-        if receipt is None:
-            continue
-        if receipt.fingerprint != identifier:  # an Idempotency-Key used for another ticket
-            raise IdempotencyKeyReused(key=key.removeprefix("paid:"))
-        body = receipt.response.encode()
-        return PaidTicket(ticket_id=receipt.ticket_id, body=body, replayed=True)
-    return None
-
-
-def _pay(
-    operator: Operator, identifier: str, render: TicketRenderer, keys: list[str]
-) -> PaidTicket:
+def _pay(operator: Operator, identifier: str, keys: WriteKeys) -> PaidTicket:
     lookup = identifier_lookup(identifier)
     if lookup is None:
         raise TicketNotFound(identifier=identifier)
@@ -241,19 +202,11 @@ def _pay(
         ticket.paid_at = now
         ticket.updated_at = now
         ticket.save(update_fields=["status", "approved", "paid_at", "updated_at"])
-        body = render(ticket, ticket.betcard.code)
-        WriteReceipt.objects.bulk_create(
-            receipt_new(
-                ticket=ticket,
-                key=key,
-                endpoint=WriteEndpoint.PAID,
-                response=body,
-                now=now,
-                fingerprint=identifier,
-                expires=key.startswith("signature:"),
-            )
-            for key in keys
-        )
+        body = ticket_body(ticket, ticket.betcard.code)
+        if (keys.signature or keys.idempotency_key) and not receipt_insert(
+            receipt_row(keys=keys, ticket=ticket, response=body, now=now)
+        ):
+            raise _KeyTaken
     log.info("ticket_reservation_paid", ticket_id=ticket.pk)
     return PaidTicket(ticket_id=ticket.pk, body=body, replayed=False)
 

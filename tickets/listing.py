@@ -54,6 +54,7 @@ class TicketFilters:
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
     before: str | None = None  # a ticket id: only older tickets (the next page)
+    reference: str | None = None  # the purchase's own id: its ticket, or none
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,8 @@ def _matching(operator: Operator, filters: TicketFilters, types: list[str]) -> Q
     if filters.betcard_code is not None:
         card = Betcard.objects.filter(code=filters.betcard_code).values("pk")[:1]
         tickets = tickets.filter(betcard_id=Subquery(card))
+    if filters.reference is not None:
+        tickets = tickets.filter(reference=filters.reference)
     if filters.created_from is not None:
         tickets = tickets.filter(
             created_at__gte=filters.created_from, id__gte=_id_prefix(filters.created_from)

@@ -35,7 +35,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from jackpot.api.paths import API_PREFIXES
-from jackpot.core.errors import ContractError, IdempotencyKeyReused, RateLimited, TicketNotFound
+from jackpot.core.errors import (
+    ContractError,
+    IdempotencyKeyReused,
+    RateLimited,
+    ReferenceReused,
+    TicketNotFound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ INTERNAL = "Internal error; nothing was written twice. Retry, or contact the eng
 HTTP_STATUS: dict[type[ContractError], int] = {
     TicketNotFound: status.HTTP_404_NOT_FOUND,
     IdempotencyKeyReused: status.HTTP_409_CONFLICT,
+    ReferenceReused: status.HTTP_409_CONFLICT,
     RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 """Statuses other than 400, by error class, wherever the error is raised."""

@@ -87,6 +87,12 @@ class IdempotencyKeyReused(ContractError):
     when = "see Idempotency"
 
 
+class ReferenceReused(ContractError):
+    code = 132
+    template = "Reference `{reference}` was already used with a different request body"
+    when = "the purchase's `reference` was sent before with another body (see Replays)"
+
+
 # ----------------------------------------------------------------------------- placement
 class EventNotFound(PlacementError):
     code = 103

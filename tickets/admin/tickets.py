@@ -174,7 +174,7 @@ class TicketAdmin(TicketModelAdmin):
                     "closed_at",
                     "cancel_reason",
                     "needs_reconciliation",
-                    "idempotency_key",
+                    "reference",
                 ]
             },
         ),

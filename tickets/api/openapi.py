@@ -102,6 +102,15 @@ def ticket_place_request_schema() -> dict[str, Any]:
                 "items": _cents_schema(0, "Bonus prize in cents"),
                 "description": "The betcard's bonus prizes, in order",
             },
+            "reference": {
+                "type": "string",
+                "nullable": True,
+                "pattern": "^[\\x21-\\x7e]{1,64}$",
+                "description": "Your own id of this purchase (send one with every purchase): "
+                "unique per operator. A repeat with the same body answers the first ticket "
+                "(`Replayed: true`) and creates nothing, whatever its timestamp; with another "
+                "body it is a 409, code 132. 1-64 printable ASCII characters, no spaces.",
+            },
         },
         "required": list(REQUIRED_FIELDS),
     }
@@ -189,6 +198,9 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "before", str, description="A ticket id: only older tickets (the next page, see Link)"
+    ),
+    OpenApiParameter(
+        "reference", str, description="Only the ticket of this purchase (its `reference`)"
     ),
 ]
 """The query parameters of GET /be/tickets (contract.md § GET /be/tickets)."""

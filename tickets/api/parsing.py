@@ -23,6 +23,7 @@ from django.conf import settings
 from jackpot.api.exceptions import FieldError, Loc, RequestInvalid
 from jackpot.api.strings import string_problem
 from jackpot.core.money import to_decimal
+from tickets.identifiers import REFERENCE_PATTERN
 from tickets.models import TICKET_TYPES
 from tickets.placement.order import EventPick, TicketOrder
 
@@ -36,6 +37,7 @@ MAX_ODDS: Final = Decimal(1_000_000)
 MAX_ODDS_DIFF: Final = Decimal(1_000_000)
 ODDS_PLACES: Final = 3
 CURRENCY_PATTERN: Final = re.compile(r"[A-Z]{3}")
+
 STRING_LIMITS: Final[dict[str, tuple[int, int]]] = {
     # field: (min length, max length), from the columns they are stored in
     "operator": (1, 100),
@@ -58,7 +60,7 @@ REQUIRED_FIELDS: Final = (
     "prize",
     "bonus_prizes",
 )
-NULLABLE_FIELDS: Final = ("psp", "atag", "rtag")
+NULLABLE_FIELDS: Final = ("psp", "atag", "rtag", "reference")
 
 
 # ----------------------------------------------------------------------------- input
@@ -179,6 +181,7 @@ def ticket_order_parse(data: object) -> TicketOrder:
     betcard_code = check.string(data, "betcard_code")
     prize = _required_integer(check, data, "prize", minimum=0)
     bonus_prizes = _bonus_prizes(check, data)
+    reference = _reference(check, data)
     if (
         check.errors
         or operator is None
@@ -209,6 +212,7 @@ def ticket_order_parse(data: object) -> TicketOrder:
         betcard_code=betcard_code,
         prize=prize,
         bonus_prizes=bonus_prizes,
+        reference=reference,
     )
 
 
@@ -233,6 +237,23 @@ def _currency(check: _Checker, data: dict[str, Any]) -> str | None:
         check.fail(
             ["currency"],
             "String should be an ISO 4217 alpha-3 code (3 upper-case letters)",
+            "string_pattern_mismatch",
+        )
+        return None
+    return value
+
+
+def _reference(check: _Checker, data: dict[str, Any]) -> str | None:
+    value = data.get("reference")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        check.fail(["reference"], "Input should be a valid string", "string_type")
+        return None
+    if REFERENCE_PATTERN.fullmatch(value) is None:
+        check.fail(
+            ["reference"],
+            "String should have 1 to 64 printable ASCII characters, without spaces",
             "string_pattern_mismatch",
         )
         return None

@@ -26,6 +26,7 @@ from jackpot.core.errors import (
     IdempotencyKeyReused,
     OperatorNotFound,
     OperatorsNotIdentical,
+    ReferenceReused,
     TicketNotFound,
     TicketNotReserved,
 )
@@ -37,15 +38,20 @@ from tickets.api.openapi import (
     ticket_response_schema,
 )
 from tickets.api.parsing import order_fingerprint, ticket_order_parse
-from tickets.api.rendering import ticket_body, ticket_detail_body, tickets_list_body
-from tickets.identifiers import TICKET_ID_PATTERN
+from tickets.identifiers import REFERENCE_PATTERN, TICKET_ID_PATTERN
 from tickets.lifecycle import ticket_pay
 from tickets.listing import TicketFilters, tickets_list
 from tickets.models import TicketStatus, WriteEndpoint
 from tickets.placement.service import ticket_place
+from tickets.receipts import WriteKeys
+from tickets.rendering import ticket_detail_body, tickets_list_body
 from tickets.selectors import ticket_get_for_operator
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+REPLAYED_HEADER = "Replayed"
+"""`Replayed: true` on an answer that repeats an earlier one (contract.md § Replays)."""
 
 
 def _json(body: bytes) -> HttpResponse:
@@ -86,7 +92,9 @@ _PLACE_RESPONSES = {
     ),
     403: FORBIDDEN_RESPONSE,
     409: error_code_response(
-        [IdempotencyKeyReused], status_code=409, description="Idempotency key reused."
+        [IdempotencyKeyReused, ReferenceReused],
+        status_code=409,
+        description="Idempotency key or reference reused with another body.",
     ),
     413: PAYLOAD_TOO_LARGE_RESPONSE,
     422: VALIDATION_ERROR_RESPONSE,
@@ -94,31 +102,41 @@ _PLACE_RESPONSES = {
 MAX_PAGE = 100
 
 
-def _replay_key(request: Request) -> str:
-    """The request's signature: a copy of the request carries the same (contract.md §
-    Replays). Authentication has checked it."""
-    return str(request._request.META["HTTP_SIGNATURE"])
+def _signature(request: Request) -> str:
+    """The signature header (present: authentication passed), the key of a replay."""
+    return str(request._request.META["HTTP_SIGNATURE"]).strip(" \t")
+
+
+def _json_answer(body: bytes, *, replayed: bool) -> HttpResponse:
+    """A write's answer; `Replayed: true` when it repeats an earlier one."""
+    response = _json(body)
+    if replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
 
 
 def _place(request: Request, endpoint: WriteEndpoint) -> HttpResponse:
     idempotency_key = _idempotency_key(request)
     data = json_body(request._request)
     fingerprint = order_fingerprint(data)
+    order = ticket_order_parse(data)
     placed = ticket_place(
         operator=OperatorApi.operator(request),
-        order=ticket_order_parse(data),
-        idempotency_key=idempotency_key,
-        # The same key and body sent to the other endpoint is another request (409).
-        fingerprint=(
-            fingerprint
-            if endpoint == WriteEndpoint.PLACE
-            else hashlib.sha256(f"{endpoint}:{fingerprint}".encode()).hexdigest()
+        order=order,
+        receipt=WriteKeys(
+            endpoint=endpoint,
+            # The same key and body sent to the other endpoint is another request (409).
+            fingerprint=(
+                fingerprint
+                if endpoint == WriteEndpoint.PLACE
+                else hashlib.sha256(f"{endpoint}:{fingerprint}".encode()).hexdigest()
+            ),
+            signature=_signature(request),
+            idempotency_key=idempotency_key,
+            reference=order.reference,
         ),
-        render=ticket_body,
-        endpoint=endpoint,
-        replay_key=_replay_key(request),
     )
-    return _json(placed.body)
+    return _json_answer(placed.body, replayed=placed.replayed)
 
 
 class TicketsApi(OperatorApi):
@@ -161,6 +179,9 @@ class TicketsApi(OperatorApi):
             created_from=params.moment("created_from"),
             created_to=params.moment("created_to"),
             before=params.matching("before", TICKET_ID_PATTERN, description="a ticket id"),
+            reference=params.matching(
+                "reference", REFERENCE_PATTERN, description="1-64 printable ASCII characters"
+            ),
         )
         params.raise_if_invalid()
         assert limit is not None  # it has a default
@@ -223,11 +244,15 @@ class TicketPaidApi(OperatorApi):
         paid = ticket_pay(
             operator=self.operator(request),
             identifier=identifier,
-            render=ticket_body,
-            idempotency_key=_idempotency_key(request),
-            replay_key=_replay_key(request),
+            receipt=WriteKeys(
+                endpoint=WriteEndpoint.PAID,
+                fingerprint=identifier,
+                signature=_signature(request),
+                idempotency_key=_idempotency_key(request),
+                target=identifier,
+            ),
         )
-        return _json(paid.body)
+        return _json_answer(paid.body, replayed=paid.replayed)
 
 
 class TicketDetailApi(OperatorApi):

@@ -1,4 +1,5 @@
-"""Answers kept to answer a write's repeats (contract.md § Replays, § Pay later)."""
+"""One receipt per write: its first answer, and every key a repeat of it may carry
+(contract.md § Replays, § Idempotency, § Pay later)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ class WriteEndpoint(models.TextChoices):
 
 
 class WriteReceipt(models.Model):
-    """The first answer to a write, found again by the request's signature (a replay: kept
-    for the signature's skew window) or by a `paid` call's Idempotency-Key (kept). A
-    placement's own Idempotency-Key is kept on its ticket (`Ticket.idempotency_key`)."""
+    """The first answer to a write, found again by any key a repeat carries: the request's
+    signature (a replay, kept for the signature's skew window), its Idempotency-Key, or the
+    purchase's `reference`. Written with the ticket, in the same statement; a repeat is
+    answered with `response` and creates nothing, a key reused for another request is a 409."""
 
     operator = models.ForeignKey(
         "operators.Operator",
@@ -25,45 +27,79 @@ class WriteReceipt(models.Model):
         related_name="+",
         db_comment="Operator that sent the request",
     )
-    key = models.CharField(
-        max_length=300,
-        db_comment="`signature:<hex>` of a signed request, or `paid:<Idempotency-Key>`",
-    )
     endpoint = models.CharField(
         max_length=10, choices=WriteEndpoint.choices, db_comment="place, reserve or paid"
     )
     fingerprint = models.CharField(
         max_length=64,
         blank=True,
-        db_comment="What was asked (paid: the ticket identifier), to refuse a reused key (409)",
+        db_comment="What was asked (SHA-256 of the body; paid: the ticket identifier): a "
+        "key repeated with another one is a 409",
     )
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="+", db_comment="The ticket written"
     )
-    response = models.TextField(db_comment="Exact JSON body of the first 200 answer")
+    response = models.TextField(
+        db_comment="Exact JSON body of the first 200 answer (empty for keys carried from "
+        "before receipts kept it: the ticket is rendered again)"
+    )
     created_at = models.DateTimeField(db_comment="When the write was answered")
-    expires_at = models.DateTimeField(
+    signature = models.CharField(
+        max_length=300,
         null=True,
         blank=True,
-        db_comment="After this a replay is refused by its timestamp anyway and the row is "
-        "deleted (signature receipts); null: kept",
+        db_comment="`<endpoint>:<target>:<signature hex>` of the signed request, until "
+        "signature_expires_at; then null",
+    )
+    signature_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="After this a replay is refused by its timestamp anyway: the signature "
+        "is forgotten (the row too, when it has no other key)",
+    )
+    idempotency_key = models.CharField(
+        max_length=270,
+        null=True,
+        blank=True,
+        db_comment="`purchase:<Idempotency-Key>` (placement, reservation) or "
+        "`paid:<Idempotency-Key>`; null when none was sent",
+    )
+    reference = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        db_comment="The purchase's `reference`; null when none was sent",
     )
 
     class Meta:
         db_table_comment = (
-            "First answers to writes, found again by a replayed signature or a paid "
-            "Idempotency-Key: a repeat is answered with them and creates nothing"
+            "One row per write: its first answer, found again by the request's signature, "
+            "Idempotency-Key or reference; a repeat is answered with it and creates nothing"
         )
         constraints = [
-            models.UniqueConstraint(fields=["operator", "key"], name="write_receipt_once"),
+            models.UniqueConstraint(
+                fields=["operator", "signature"],
+                condition=Q(signature__isnull=False),
+                name="write_receipt_signature_once",
+            ),
+            models.UniqueConstraint(
+                fields=["operator", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="write_receipt_idempotency_key_once",
+            ),
+            models.UniqueConstraint(
+                fields=["operator", "reference"],
+                condition=Q(reference__isnull=False),
+                name="write_receipt_reference_once",
+            ),
         ]
         indexes = [
             models.Index(
-                fields=["expires_at"],
-                condition=Q(expires_at__isnull=False),
+                fields=["signature_expires_at"],
+                condition=Q(signature_expires_at__isnull=False),
                 name="write_receipt_expiry_idx",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.endpoint} {self.key[:24]}"
+        return f"{self.endpoint} receipt of {self.ticket_id}"

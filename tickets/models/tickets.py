@@ -132,17 +132,12 @@ class Ticket(models.Model):
         default=False,
         db_comment="PAM accepted ticket_create after the ticket was discarded: check by hand",
     )
-    idempotency_key = models.CharField(
-        max_length=255, null=True, blank=True, db_comment="Idempotency-Key header, per operator"
-    )
-    request_fingerprint = models.CharField(
-        max_length=64, blank=True, db_comment="SHA-256 of the placement request body"
-    )
-    placement_response = models.TextField(
+    reference = models.CharField(
+        max_length=64,
         null=True,
         blank=True,
-        db_comment="Exact JSON body of the first 200 answer, replayed for a repeated "
-        "Idempotency-Key; null when the request had no key",
+        db_comment="The operator's own id of this purchase (`reference` of the request), "
+        "unique per operator; null when none was sent",
     )
     created_at = models.DateTimeField(db_comment="Creation time (UTC)")
     updated_at = models.DateTimeField(db_comment="Last change time (UTC)")
@@ -197,11 +192,6 @@ class Ticket(models.Model):
             models.CheckConstraint(
                 condition=Q(id__regex=r"^[0-9a-f]{24}$"), name="ticket_id_format"
             ),
-            models.UniqueConstraint(
-                fields=["operator", "idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
-                name="ticket_idempotency_key_once_per_operator",
-            ),
         ]
         indexes = [
             models.Index(fields=["operator", "-created_at"], name="ticket_operator_created_idx"),
@@ -217,6 +207,12 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created_idx"),
             models.Index(fields=["result", "-created_at"], name="ticket_result_created_idx"),
             models.Index(fields=["token"], name="ticket_token_idx"),
+            # GET /be/tickets/{reference} and the list's `reference=` (unique: the receipt's)
+            models.Index(
+                fields=["operator", "reference"],
+                condition=Q(reference__isnull=False),
+                name="ticket_operator_reference_idx",
+            ),
             # GET /be/tickets: keyset pages (id descending) of one operator, one status at a
             # time (tickets.listing merges the statuses asked for), alone, on one card, or of
             # one player (user_id once the PAM gave one, else the token, as answered).

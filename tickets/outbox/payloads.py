@@ -116,9 +116,11 @@ TICKET_CREATE = Webhook(
         ("rtag", "rtag", TEXT),
         ("psp", "psp", TEXT),
         ("ticket_type", "type", TEXT),
+        ("reference", "reference", TEXT),
     ),
 )
-"""Takes the price out of the player's wallet."""
+"""Takes the price out of the player's wallet. `reference` is the purchase's own id, as the
+operator sent it (null when none)."""
 
 TICKET_RESERVE = Webhook(WebhookAction.TICKET_RESERVE, TICKET_CREATE.fields)
 """A reservation (pay later): the data of `ticket_create`, and no money moves."""

@@ -10,15 +10,16 @@ Checked after 110 and before 111 (the checks of the write itself), reservations 
 Concurrent requests of one player never overshoot a limit together: a placement of an
 operator with limits runs in a transaction that first takes an advisory lock on the player
 (`pg_advisory_xact_lock` of a hash of operator and token: other players never wait, save
-for a hash collision), then writes in the same statement that counts, so the count sees
-every ticket committed before the lock was granted. An operator without limits pays
-nothing: its placements keep the one-statement write.
+for a hash collision) and then reads the player's counters (`player_counters`), so they
+count every ticket committed before the lock was granted; the checks are then plain
+functions of those counters (`check_player_limits`), and the ticket is written before the
+lock is released. An operator without limits pays nothing: its placements keep the
+one-statement write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,42 +97,36 @@ PLAYER_TOTALS_SQL = sql_names(
 )
 """The player's tickets on the card that count, and today's spend."""
 
-_WITHIN_SQL = sql_names(
-    "SELECT (%(limit_max_tickets)s::bigint IS NULL OR totals.tickets < %(limit_max_tickets)s)"
-    " AND (%(limit_max_spend)s::bigint IS NULL"
-    " OR totals.spent + %(limit_price)s <= %(limit_max_spend)s) AS yes"
-    " FROM ({totals}) totals",
-    totals=PLAYER_TOTALS_SQL,
-)
-_NAMED = re.compile(r"%\((\w+)\)s")
-WITHIN_LIMITS_SQL = _NAMED.sub("%s", _WITHIN_SQL)
-"""`yes`: one more ticket at the price stays within both limits. Positional parameters
-(`within_limits_params`), to sit inside the write statement."""
-_WITHIN_NAMES = _NAMED.findall(_WITHIN_SQL)
+
+@dataclass(frozen=True, slots=True)
+class PlayerCounters:
+    """What the player has, as the limits count it: tickets on the card, spend today."""
+
+    tickets: int
+    spent: int
 
 
-def within_limits_params(limits: PlayerLimits) -> list[Any]:
-    named = limits.params()
-    return [named[name] for name in _WITHIN_NAMES]
-
-
-def player_lock(limits: PlayerLimits) -> None:
-    """Wait for this player's other placements to commit (until this transaction ends)."""
+def player_counters(limits: PlayerLimits) -> PlayerCounters:
+    """Wait for this player's other placements to commit (the lock lasts until this
+    transaction ends), then count what the limits count."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
             [limits.token, limits.operator_id],
         )
-
-
-def check_player_limits(limits: PlayerLimits) -> None:
-    """Raise 130 or 131 when one more ticket would break a limit (after `player_lock`)."""
-    with connection.cursor() as cursor:
         cursor.execute(PLAYER_TOTALS_SQL, limits.params())
         [totals] = named_rows(cursor)
-    if limits.max_tickets is not None and totals.tickets >= limits.max_tickets:
+    return PlayerCounters(tickets=totals.tickets, spent=totals.spent)
+
+
+def check_player_limits(limits: PlayerLimits, counters: PlayerCounters) -> None:
+    """130, then 131: one more ticket at the order's price would break a limit."""
+    if limits.max_tickets is not None and counters.tickets >= limits.max_tickets:
         raise PlayerTicketLimit(
             token=limits.token, limit=limits.max_tickets, betcard_code=limits.betcard_code
         )
-    if limits.max_daily_spend is not None and totals.spent + limits.price > limits.max_daily_spend:
+    if (
+        limits.max_daily_spend is not None
+        and counters.spent + limits.price > limits.max_daily_spend
+    ):
         raise PlayerSpendLimit(token=limits.token, limit=limits.max_daily_spend)

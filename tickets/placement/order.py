@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tickets.models import Ticket
-from tickets.receipts import TicketRenderer
-
-__all__ = ["EventPick", "PlacedTicket", "TicketOrder", "TicketRenderer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +33,8 @@ class TicketOrder:
     betcard_code: str
     prize: int
     bonus_prizes: tuple[int, ...]
+    reference: str | None = None
+    """The operator's own id of this purchase: one purchase, one ticket (tickets.receipts)."""
 
     @property
     def bet_ids(self) -> list[int]:
@@ -44,6 +43,9 @@ class TicketOrder:
 
 @dataclass(frozen=True, slots=True)
 class PlacedTicket:
+    """The ticket and the exact answer; `replayed` when the answer repeats an earlier one
+    (the `Replayed: true` header)."""
+
     ticket: Ticket
     body: bytes
     replayed: bool

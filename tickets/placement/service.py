@@ -1,111 +1,94 @@
-"""Ticket placement: `ticket_place()` (contract.md § POST /be/tickets, § Pay later: a
-reservation is placed the same way, and § Replays).
+"""Ticket placement: `ticket_place(operator, order, receipt)` (contract.md § POST /be/tickets,
+§ Pay later: a reservation is placed the same way, § Replays, one purchase one ticket).
 
-Fetch once, decide purely, write once. The checks run in the contract's documented order
-(`tickets.placement.checks`): 115/114 (operator), idempotent replay, 104 (no events), 119-127
-(betcard), 118 (too few events), then per event in request order 103, 105, 108, 106, 107,
-109, 110; then the player limits 130, 131 (`tickets.placement.limits`); 111 only when every
-ticket code attempt collides. Nothing is written unless every check passes.
+It reads as the contract does: decide, then write.
 
-Queries for any number of events: the betcard with its events and the chosen bets (none
-when this process keeps the card, betcards.snapshots; else 1, no lock), then one INSERT
-statement, committed on its own, that locks those bets and markets
-`FOR SHARE` and writes the ticket, its selections and the `ticket_create` outbox row only if
-they still hold the values the checks passed on (1); plus 1 for a given Idempotency-Key.
-Only when a bet changed in between (odds moved, market blocked) does placement fall back to
-a transaction that reads them locked and checks again (2 more, and BEGIN/COMMIT).
+1. **Decide.** The named checks run in the contract's order as plain functions
+   (`tickets.placement.checks`, `tickets.placement.limits`) over the card this process
+   keeps (`betcards.snapshots`) and, for an operator with player limits, the player's
+   counters: 115, 114, 104, 119-127, 118, then per event in request order 103, 105, 108,
+   106, 107, 109, 110, then 130, 131. The ticket, its taxes and its answer are built.
+2. **Write.** One writer (`tickets.placement.write.ticket_write`) either writes the
+   ticket with its selections, outbox row and receipt in one statement, or reports why
+   not: a chosen bet moved since it was read (decide again on the bets read locked), or a
+   key of the write (signature, Idempotency-Key, reference) is taken by an earlier write.
+3. **Receipt.** A repeat is answered with the earlier write's answer, `replayed`
+   (`tickets.receipts`); so is a refused request whose keys repeat an earlier write.
+
+Queries: none before the write when this process keeps the card (else 1, no lock); the
+write is 1 statement, committed on its own. An operator with player limits adds a
+transaction holding the player's lock and one read of the counters. A moved bet costs a
+transaction that reads the bets locked and writes again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Mapping
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from psycopg.errors import UniqueViolation
 
-from betcards.snapshots import betcard_snapshot_for_placement, bets_for_placement
+from betcards.snapshots import (
+    BetcardSnapshot,
+    BetSnapshot,
+    betcard_snapshot_for_placement,
+    bets_for_placement,
+)
 from jackpot.core import clock
 from jackpot.core.errors import ContractError, DuplicateTicketCode
 from operators.models import Operator
-from operators.taxes import creation_taxes
-from tickets.models import Ticket, WriteEndpoint
+from operators.taxes import CreationTaxes, creation_taxes
+from tickets.models import WriteEndpoint
 from tickets.placement.checks import (
     check_betcard,
     check_event_count,
     check_events_present,
     check_operator,
+    check_selections,
 )
-from tickets.placement.idempotency import IDEMPOTENCY_CONSTRAINT, placement_for_key
-from tickets.placement.limits import PlayerLimits, check_player_limits, player_lock
-from tickets.placement.order import PlacedTicket, TicketOrder, TicketRenderer
-from tickets.placement.write import Placement, own_statement, write_if_bets_unchanged
-from tickets.receipts import RECEIPT_CONSTRAINT, receipt_get, signature_key, violation
+from tickets.placement.limits import (
+    PlayerCounters,
+    PlayerLimits,
+    check_player_limits,
+    player_counters,
+)
+from tickets.placement.order import PlacedTicket, TicketOrder
+from tickets.placement.write import Decided, Outcome, own_statement, ticket_new, ticket_write
+from tickets.receipts import WriteKeys, earlier_answer, receipt_row
+from tickets.rendering import ticket_body
 
 
-def ticket_place(
-    *,
-    operator: Operator,
-    order: TicketOrder,
-    idempotency_key: str | None,
-    fingerprint: str,
-    render: TicketRenderer,
-    endpoint: WriteEndpoint = WriteEndpoint.PLACE,
-    replay_key: str | None = None,
-) -> PlacedTicket:
-    """Place a jackpot ticket (or, with `endpoint` RESERVE, reserve one: pay later) for an
-    authenticated operator, or raise its ContractError.
-
-    With an `idempotency_key` already used by this operator, nothing is created: the same
-    `fingerprint` (hash of the request body) replays the first answer, another one raises
-    IdempotencyKeyReused (409). A key used only by failed attempts is free (nothing was
-    stored), so a rejected request may be retried with its key. A request whose signature
-    (`replay_key`) repeats an answered one's gets that answer (`tickets.receipts`).
-    """
+def ticket_place(*, operator: Operator, order: TicketOrder, receipt: WriteKeys) -> PlacedTicket:
+    """Place a jackpot ticket (with `receipt.endpoint` RESERVE, reserve one: pay later) for
+    an authenticated operator, or raise its ContractError; a repeat of an earlier write (by
+    any of `receipt`'s keys) gets that write's answer, `replayed`, and creates nothing."""
     try:
-        return _place(
-            operator=operator,
-            order=order,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            render=render,
-            endpoint=endpoint,
-            replay_key=replay_key,
-        )
+        return _place(operator, order, receipt)
     except ContractError:
-        earlier = None if replay_key is None else _replayed(operator, replay_key, endpoint)
+        earlier = earlier_answer(operator_id=operator.pk, keys=receipt)  # or 128 / 132
         if earlier is None:
             raise
-        return earlier
+        return PlacedTicket(ticket=earlier.ticket, body=earlier.body, replayed=True)
 
 
-def _replayed(operator: Operator, replay_key: str, endpoint: WriteEndpoint) -> PlacedTicket | None:
-    receipt = receipt_get(operator_id=operator.pk, key=signature_key(replay_key, endpoint))
-    if receipt is None:
-        return None
-    return PlacedTicket(ticket=receipt.ticket, body=receipt.response.encode(), replayed=True)
-
-
-def _place(
-    *,
-    operator: Operator,
-    order: TicketOrder,
-    idempotency_key: str | None,
-    fingerprint: str,
-    render: TicketRenderer,
-    endpoint: WriteEndpoint,
-    replay_key: str | None,
-) -> PlacedTicket:
+def _place(operator: Operator, order: TicketOrder, receipt: WriteKeys) -> PlacedTicket:
     check_operator(operator, order)
-    if idempotency_key is not None:
-        earlier = placement_for_key(operator, idempotency_key, fingerprint, render)
-        if earlier is not None:
-            return earlier
     check_events_present(order)
-    card = betcard_snapshot_for_placement(order.betcard_code, order.bet_ids)
-    card = check_betcard(card, order, operator, clock.now())
+    card = check_betcard(
+        betcard_snapshot_for_placement(order.betcard_code, order.bet_ids),
+        order,
+        operator,
+        clock.now(),
+    )
     check_event_count(card, order)
-    placement = Placement(
+    sale = _Sale(
         operator=operator,
         card=card,
         order=order,
+        receipt=receipt,
         taxes=creation_taxes(
             price=order.price,
             ext_percent=operator.ext_percent,
@@ -114,74 +97,107 @@ def _place(
             aff_comm_percent=operator.aff_comm_percent,
             atag=order.atag,
         ),
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        render=render,
-        endpoint=endpoint,
-        replay_key=replay_key,
         limits=PlayerLimits.of(operator, order, betcard_id=card.id, now=clock.now()),
     )
-    return _write(placement)
-
-
-def _write(placement: Placement) -> PlacedTicket:
-    """Write the ticket, with a new code after a collision (111 when every attempt
-    collides), and on locked bets when one changed since the read."""
     for _ in range(settings.TICKET_CODE_ATTEMPTS):
         try:
-            if placement.limits is None:
-                return _write_once(placement)
-            return _write_within_limits(placement, placement.limits)
+            written = sale.decide_and_write()
         except IntegrityError as error:
-            table, constraint = violation(error)
-            if constraint == RECEIPT_CONSTRAINT and placement.replay_key is not None:
-                # A copy of this request (same signature) committed first: its answer.
-                replayed = _replayed(placement.operator, placement.replay_key, placement.endpoint)
-                if replayed is None:
-                    raise
-                return replayed
-            key = placement.idempotency_key
-            if constraint == IDEMPOTENCY_CONSTRAINT and key is not None:
-                # A concurrent request with the same key committed first; our insert waited
-                # for it on the unique index. Answer as a replay of the winner.
-                winner = placement_for_key(
-                    placement.operator, key, placement.fingerprint, placement.render
-                )
-                if winner is None:
-                    raise
-                return winner
-            if table != Ticket._meta.db_table:
+            # The one unique index a write can hit (receipts do not raise: ON CONFLICT) is
+            # the ticket's: its code (or, far less likely, id) is taken. New ones.
+            if not isinstance(error.__cause__, UniqueViolation):
                 raise
-            # A ticket code (or, far less likely, id) collision: retry with new ones.
+            continue
+        if written is Outcome.RECEIPT_TAKEN:
+            earlier = earlier_answer(operator_id=operator.pk, keys=receipt)  # or 128 / 132
+            if earlier is None:
+                raise RuntimeError("a receipt key was taken, yet no receipt holds it")
+            return PlacedTicket(ticket=earlier.ticket, body=earlier.body, replayed=True)
+        assert isinstance(written, PlacedTicket)
+        return written
     raise DuplicateTicketCode()
 
 
-def _write_once(placement: Placement) -> PlacedTicket:
-    """One statement, committed on its own; a transaction on locked bets if one changed."""
-    with own_statement():
-        placed = write_if_bets_unchanged(placement, placement.card.bets)
-    if placed is None:
-        # A bet or market changed since the read: check again on locked values.
+class _Sale:
+    """One placement past the checks that need no event: what remains is deciding on the
+    events (and the player's counters) and writing."""
+
+    def __init__(
+        self,
+        *,
+        operator: Operator,
+        card: BetcardSnapshot,
+        order: TicketOrder,
+        receipt: WriteKeys,
+        taxes: CreationTaxes,
+        limits: PlayerLimits | None,
+    ) -> None:
+        self.operator = operator
+        self.card = card
+        self.order = order
+        self.receipt = receipt
+        self.taxes = taxes
+        self.limits = limits
+        self.reservation = (
+            dt.timedelta(minutes=operator.reservation_minutes)
+            if receipt.endpoint == WriteEndpoint.RESERVE
+            else None
+        )
+
+    def decide_and_write(self) -> PlacedTicket | Outcome:
+        """Decide on the kept card's bets and write; if a bet moved meanwhile, decide again
+        on the bets read locked, in a transaction, and write again."""
+        with self._player() as counters:
+            written = self._write(self.card.bets, counters)
+            if written is not Outcome.BETS_MOVED:
+                return written
+        with self._player(locked_bets=True) as counters:
+            written = self._write(bets_for_placement(self.order.bet_ids), counters)
+        if written is Outcome.BETS_MOVED:
+            raise RuntimeError("locked bets changed inside their transaction")
+        return written
+
+    @contextlib.contextmanager
+    def _player(self, *, locked_bets: bool = False) -> Iterator[PlayerCounters | None]:
+        """Where the write runs: a statement of its own, or a transaction when bets are read
+        locked or the operator has player limits (which holds the player's lock and gives
+        the counters)."""
+        if self.limits is None:
+            with transaction.atomic(durable=True) if locked_bets else own_statement():
+                yield None
+            return
         with transaction.atomic(durable=True):
-            locked = bets_for_placement(placement.order.bet_ids)
-            placed = write_if_bets_unchanged(placement, locked)
-    if placed is None:
-        raise RuntimeError("locked bets changed inside their transaction")
-    return placed
+            yield player_counters(self.limits)
 
-
-def _write_within_limits(placement: Placement, limits: PlayerLimits) -> PlacedTicket:
-    """In one transaction holding the player's lock (tickets.placement.limits): the write,
-    which counts the player's tickets; if it wrote nothing, a changed bet (checked again,
-    locked: 103-110 first) or a limit (130, 131) is why."""
-    with transaction.atomic(durable=True):
-        player_lock(limits)
-        placed = write_if_bets_unchanged(placement, placement.card.bets)
-        if placed is None:  # 103-110 come first: check the bets again, locked
-            locked = bets_for_placement(placement.order.bet_ids)
-            placed = write_if_bets_unchanged(placement, locked)
-            if placed is None:
-                check_player_limits(limits)
-    if placed is None:
-        raise RuntimeError("locked bets changed, or limits moved, under the player's lock")
-    return placed
+    def _write(
+        self, bets: Mapping[int, BetSnapshot], counters: PlayerCounters | None
+    ) -> PlacedTicket | Outcome:
+        created = clock.now()
+        chosen = check_selections(self.card, self.order, bets, created)  # 103-110
+        if self.limits is not None and counters is not None:
+            check_player_limits(self.limits, counters)  # 130, 131
+        ticket = ticket_new(
+            operator=self.operator,
+            card=self.card,
+            order=self.order,
+            taxes=self.taxes,
+            chosen=chosen,
+            reservation=self.reservation,
+            created=created,
+        )
+        body = ticket_body(ticket, self.card.code)
+        keys = self.receipt
+        has_keys = keys.signature or keys.idempotency_key or keys.reference
+        return ticket_write(
+            Decided(
+                ticket=ticket,
+                order=self.order,
+                chosen=chosen,
+                body=body,
+                receipt=(
+                    receipt_row(keys=keys, ticket=ticket, response=body, now=created)
+                    if has_keys
+                    else None
+                ),
+            )
+        )

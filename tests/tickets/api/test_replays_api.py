@@ -116,12 +116,37 @@ def test_two_reservations_paid_in_the_same_second_are_not_replays(client, sample
 def test_receipts_are_forgotten_once_no_replay_can_pass(client, sample):
     signed_post(client, sample.operator, "/be/tickets", sample_request(), timestamp=STAMP)
     [receipt] = WriteReceipt.objects.all()
-    assert receipt.expires_at is not None
+    expires = receipt.signature_expires_at
+    assert expires is not None
 
-    assert receipts_forget(now=receipt.expires_at - dt.timedelta(seconds=1)) == 0
-    assert receipts_forget(now=receipt.expires_at) == 1
+    assert receipts_forget(now=expires - dt.timedelta(seconds=1)) == 0
+    assert receipts_forget(now=expires) == 1
     # 300 s of skew either side of the request, and a minute to spare
-    assert receipt.expires_at - receipt.created_at == dt.timedelta(seconds=660)
+    assert expires - receipt.created_at == dt.timedelta(seconds=660)
+    assert not WriteReceipt.objects.exists()  # it had no other key
+
+
+def test_a_forgotten_signature_keeps_the_reference_and_the_idempotency_key(client, sample):
+    signed_post(
+        client,
+        sample.operator,
+        "/be/tickets",
+        sample_request(reference="order-1"),
+        timestamp=STAMP,
+        headers={"Idempotency-Key": "k-1"},
+    )
+    [receipt] = WriteReceipt.objects.all()
+    assert receipt.signature_expires_at is not None
+
+    assert receipts_forget(now=receipt.signature_expires_at) == 1
+
+    receipt.refresh_from_db()
+    assert (receipt.signature, receipt.signature_expires_at) == (None, None)
+    assert (receipt.idempotency_key, receipt.reference) == ("purchase:k-1", "order-1")
+    later = signed_post(client, sample.operator, "/be/tickets", sample_request(reference="order-1"))
+    assert later.status_code == 200
+    assert later["Replayed"] == "true"
+    assert Ticket.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

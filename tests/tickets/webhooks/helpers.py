@@ -11,7 +11,7 @@ __all__ = ["CREATE_FIELDS", "DISCARD_FIELDS", "attempts_of", "wait_until"]
 CREATE_FIELDS = [
     "operator", "ticket_id", "ticket_code", "player_id", "price", "stake", "wht_amount",
     "wht", "ext_amount", "ext", "ext_type", "gross_payout", "net_payout", "currency", "atag",
-    "rtag", "psp", "ticket_type",
+    "rtag", "psp", "ticket_type", "reference",
 ]  # fmt: skip
 DISCARD_FIELDS = [
     "operator", "ticket_id", "ticket_code", "player_id", "price", "currency", "ticket_type",

@@ -14,9 +14,10 @@ from tests.support.pam import ReceivedWebhook, ScriptedPam
 from tests.tickets.webhooks.helpers import DISCARD_FIELDS
 from tickets.delivery.attempts import pam_call_deliver
 from tickets.lifecycle import CANCELLED_BEFORE_CREATE, ticket_cancel_by_staff, ticket_pay
-from tickets.models import Ticket, TicketStatus, WebhookDelivery
+from tickets.models import Ticket, TicketStatus, WebhookDelivery, WriteEndpoint
 from tickets.outbox.payloads import TICKET_CREATE, TICKET_RESERVE
 from tickets.outbox.queueing import enqueue
+from tickets.receipts import WriteKeys
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,11 @@ def test_cancelling_a_ticket_whose_create_went_through_sends_a_refund(pam: Scrip
 
 def test_cancelling_a_paid_reservation_sends_a_refund(pam: ScriptedPam) -> None:
     ticket, _ = sold(pam, reserved=True)
-    ticket_pay(operator=ticket.operator, identifier=ticket.id, render=lambda t, code: b"{}")
+    ticket_pay(
+        operator=ticket.operator,
+        identifier=ticket.id,
+        receipt=WriteKeys(endpoint=WriteEndpoint.PAID, fingerprint=ticket.id, target=ticket.id),
+    )
 
     assert ticket_cancel_by_staff(ticket=ticket) == "ticket_refund"
 
