@@ -106,7 +106,9 @@ def demo_seed(*, now: dt.datetime, webhook_url: str | None) -> tuple[Operator, s
     else:
         if webhook_url is not None and webhook_url != operator.webhook_url:
             operator_update(operator=operator, webhook_url=webhook_url)
-        secret = operator_rotate_secret(operator=operator)
+        secret = operator_rotate_secret(
+            operator=operator, rotated_by="command:seed_demo", grace=dt.timedelta(0)
+        )
     summary = catalogue_import(demo_catalogue(now=now))
     return operator, secret, summary
 

@@ -37,12 +37,14 @@ from jackpot.core import clock
 from operators.models import Operator
 from operators.pam import PamAnswer, pam_post
 from operators.services import (
+    DEFAULT_GRACE,
     OperatorInvalid,
     operator_create,
     operator_rotate_secret,
     setting_valid,
 )
 
+_GRACE_TEXT = f"{DEFAULT_GRACE.total_seconds() / 3600:g} hours"
 SECRET_PLACEHOLDER = "••• (rotate to get a new one)"  # noqa: S105 - a label, not a key
 SECRET_ONCE_TEMPLATE = "admin/operators/operator/secret_once.html"  # noqa: S105 - a template path
 if TYPE_CHECKING:
@@ -123,8 +125,11 @@ class OperatorForm(ModelForm):  # type: ignore[type-arg]
             "rate_limit",
             "max_tickets_per_player",
             "max_daily_spend",
+            "signing",
         ]
         help_texts = {
+            "signing": "strict: the signature covers the exact bytes of the body (recommended); "
+            "betstack: white space is removed from the body before signing.",
             "rate_limit": "Requests per second on /be/ and /bc/ together, counted across every "
             "web process and node; above it the API answers 429 (code 129). 0: no limit.",
             "max_tickets_per_player": "Reserved and open tickets one player (token) may hold "
@@ -179,7 +184,7 @@ class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
     readonly_fields = ["secret_key_display", "created_at", "updated_at"]
     actions = ["send_test_webhook", "activate", "deactivate"]
     fieldsets = [
-        (None, {"fields": ["name", "is_active", "secret_key_display"]}),
+        (None, {"fields": ["name", "is_active", "secret_key_display", "signing"]}),
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
         ("Pay later", {"fields": ["reservation_minutes"]}),
@@ -187,7 +192,7 @@ class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     add_fieldsets = [
-        (None, {"fields": ["name", "is_active"]}),
+        (None, {"fields": ["name", "is_active", "signing"]}),
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
         ("Pay later", {"fields": ["reservation_minutes"]}),
@@ -236,6 +241,7 @@ class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
             rate_limit=data["rate_limit"],
             max_tickets_per_player=data["max_tickets_per_player"],
             max_daily_spend=data["max_daily_spend"],
+            signing=data["signing"],
         )
         if not data["is_active"]:
             created.is_active = False
@@ -296,14 +302,17 @@ class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
                 model_admin=self,
                 title=f"Rotate the secret key of {operator.name}",
                 question=(
-                    f"Issue a new secret key to {operator.name}? The current key stops working "
-                    "at once: the operator's signed requests fail until they use the new one."
+                    f"Issue a new secret key to {operator.name}? The current key keeps "
+                    f"working for {_GRACE_TEXT} (webhooks carry a signature with each key), "
+                    "then only the new one verifies. The new key is shown once."
                 ),
                 objects=[operator],
                 submit_label="Yes, rotate the secret",
             )
-        secret = operator_rotate_secret(operator=operator)
-        log_staff_action(request, operator, "Rotated the secret key.")
+        secret = operator_rotate_secret(
+            operator=operator, rotated_by=request.user.get_username(), grace=DEFAULT_GRACE
+        )
+        log_staff_action(request, operator, f"Rotated the secret key ({_GRACE_TEXT} of grace).")
         return self._secret_once(request, operator, secret, created=False)
 
     def test_webhook_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

@@ -19,6 +19,7 @@ operator is inactive.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import time
@@ -71,7 +72,8 @@ class OperatorSignatureAuthentication(BaseAuthentication):
         operator = _operator_by_name(name)
         if operator is None:
             raise OperatorNotFound(operator=name)
-        if not signature_matches(operator.secret_key, timestamp, body, candidate):
+        secrets = operator.secrets_at(dt.datetime.now(dt.UTC))
+        if not signature_matches(secrets, timestamp, body, candidate, operator.signing):
             raise AuthenticationFailed("Invalid signature.")
         if not operator.is_active:
             raise AuthenticationFailed("The operator is inactive.")

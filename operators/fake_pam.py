@@ -27,7 +27,7 @@ import structlog
 from django.db import connections
 
 from operators.models import Operator
-from operators.signing import signature_matches
+from operators.signing import webhook_signature_ok
 
 log = structlog.get_logger(__name__)
 
@@ -209,12 +209,12 @@ class FakePam:
         except ValueError:
             return False
         secret = self._secrets.get(operator)
-        if secret is not None and signature_matches(secret, timestamp, body, candidate):
+        if secret is not None and webhook_signature_ok(secret, timestamp, body, candidate):
             return True
         # The operator's key may have been rotated since it was cached (seed_demo's fresh
         # curl does): read it again once before refusing.
         secret = self._secrets.get(operator, fresh=True)
-        return secret is not None and signature_matches(secret, timestamp, body, candidate)
+        return secret is not None and webhook_signature_ok(secret, timestamp, body, candidate)
 
     def _answer(self, request: ReceivedWebhook) -> PlannedAnswer:
         delay = self.delay_ms / 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from functools import cached_property
 
@@ -10,6 +11,11 @@ from django.db import models
 from django.db.models import Q
 
 from operators.secrets import decrypt_secret, encrypt_secret
+
+
+class Signing(models.TextChoices):
+    BETSTACK = "betstack", "betstack: white space removed from the body before signing"
+    STRICT = "strict", "strict: the exact bytes of the body"
 
 
 class ExciseType(models.TextChoices):
@@ -31,6 +37,23 @@ class Operator(models.Model):
     )
     secret_key_encrypted = models.TextField(
         db_comment="HMAC secret key, Fernet-encrypted with OPERATOR_SECRET_ENCRYPTION_KEY"
+    )
+    previous_secret_key_encrypted = models.TextField(
+        blank=True,
+        db_comment="The secret key before the last rotation, Fernet-encrypted; it verifies "
+        "requests (and signs webhooks beside the new one) until previous_secret_valid_until",
+    )
+    previous_secret_valid_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="End of the last rotation's grace period; null: the previous key is void",
+    )
+    signing = models.CharField(
+        max_length=8,
+        choices=Signing.choices,
+        default=Signing.BETSTACK,
+        db_comment="How requests and webhooks are signed: betstack (white space removed from "
+        "the body) or strict (the exact bytes sent)",
     )
     webhook_url = models.URLField(
         max_length=500, blank=True, db_comment="PAM webhook URL; empty means none (code 114)"
@@ -113,3 +136,48 @@ class Operator(models.Model):
     def set_secret_key(self, plain: str) -> None:
         self.secret_key_encrypted = encrypt_secret(plain)
         self.__dict__["secret_key"] = plain
+
+    @cached_property
+    def previous_secret_key(self) -> str | None:
+        """The secret before the last rotation, while a grace period was given (expired or
+        not: `secrets_at` decides)."""
+        if not self.previous_secret_key_encrypted or self.previous_secret_valid_until is None:
+            return None
+        return decrypt_secret(self.previous_secret_key_encrypted)
+
+    def secrets_at(self, now: dt.datetime) -> list[str]:
+        """The secrets that sign and verify at `now`, newest first: the current one, and the
+        previous one until its grace period ends (exactly: not at its end)."""
+        previous = self.previous_secret_key
+        valid_until = self.previous_secret_valid_until
+        if previous is None or valid_until is None or now >= valid_until:
+            return [self.secret_key]
+        return [self.secret_key, previous]
+
+
+class SecretRotation(models.Model):
+    """A record of every secret rotation: who, when, and until when the old key worked."""
+
+    operator = models.ForeignKey(
+        Operator,
+        on_delete=models.PROTECT,
+        related_name="secret_rotations",
+        db_comment="Operator whose secret key was rotated",
+    )
+    rotated_at = models.DateTimeField(db_comment="When the new key was issued")
+    rotated_by = models.CharField(
+        max_length=150,
+        db_comment="Who rotated it: a staff user's username, or `command:<name>`",
+    )
+    grace_until = models.DateTimeField(
+        db_comment="Until when the previous key still verified (equal to rotated_at: no grace)"
+    )
+
+    class Meta:
+        db_table_comment = (
+            "Every rotation of an operator's secret key (the keys are never stored here)"
+        )
+        ordering = ["-rotated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.operator} rotated at {self.rotated_at:%Y-%m-%d %H:%M} by {self.rotated_by}"

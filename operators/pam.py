@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import datetime as dt
 import json
 import os
 import threading
@@ -37,7 +38,7 @@ from django.conf import settings
 
 from operators.addresses import internal_address_refused
 from operators.models import Operator
-from operators.signing import signature
+from operators.signing import signature_header
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -109,7 +110,9 @@ def _request_for(operator: Operator, body: bytes) -> _Request | PamAnswer:
     headers = {
         "content-type": "application/json",
         "timestamp": timestamp,
-        "signature": signature(operator.secret_key, timestamp, body),
+        "signature": signature_header(
+            operator.secrets_at(dt.datetime.now(dt.UTC)), timestamp, body, operator.signing
+        ),
     }
     return _Request(operator.name, operator.webhook_url, body, headers)
 

@@ -6,6 +6,7 @@ to be handed to the operator; the database only keeps it encrypted (operators/se
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterable
@@ -18,10 +19,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 
+from jackpot.core import clock
 from jackpot.core.money import to_decimal
 from operators.addresses import internal_address
-from operators.models import ExciseType, Operator
-from operators.secrets import generate_secret_key
+from operators.models import ExciseType, Operator, SecretRotation, Signing
+from operators.secrets import encrypt_secret, generate_secret_key
 
 # Sent in the `operator-name` header: visible ASCII, single inner spaces, nothing at the ends.
 _NAME_PATTERN = re.compile(r"[!-~]+(?: [!-~]+)*")
@@ -59,6 +61,7 @@ def operator_create(
     rate_limit: int | str = 100,
     max_tickets_per_player: int | str | None = None,
     max_daily_spend: int | str | None = None,
+    signing: str = "betstack",
 ) -> tuple[Operator, str]:
     """Register an operator; returns it with its plain secret key (shown only this once).
 
@@ -79,6 +82,7 @@ def operator_create(
             rate_limit=rate_limit,
             max_tickets_per_player=max_tickets_per_player,
             max_daily_spend=max_daily_spend,
+            signing=signing,
         ),
     )
     secret = generate_secret_key()
@@ -110,6 +114,7 @@ def _validators() -> dict[str, Callable[[Any], Any]]:
             _optional_count, "max_tickets_per_player", minimum=1
         ),
         "max_daily_spend": functools.partial(_optional_count, "max_daily_spend", minimum=1),
+        "signing": _valid_signing,
     }
 
 
@@ -137,11 +142,37 @@ def operator_update(*, operator: Operator, **changes: Any) -> list[str]:
     return list(valid)
 
 
-def operator_rotate_secret(*, operator: Operator) -> str:
-    """Give the operator a new secret key and return it in plain; the old one stops working."""
-    secret = generate_secret_key()
-    operator.set_secret_key(secret)
-    operator.save(update_fields=["secret_key_encrypted", "updated_at"])
+DEFAULT_GRACE = dt.timedelta(hours=24)
+
+
+def operator_rotate_secret(
+    *, operator: Operator, rotated_by: str, grace: dt.timedelta = DEFAULT_GRACE
+) -> str:
+    """Give the operator a new secret key and return it in plain (shown this once). The old
+    key keeps verifying requests, and webhooks carry a signature with each, for `grace`
+    (0: it stops at once); the rotation is recorded (`SecretRotation`)."""
+    if grace < dt.timedelta(0):
+        raise OperatorInvalid(f"the grace period must not be negative, got {grace}")
+    now = clock.now()
+    with transaction.atomic():
+        locked = Operator.objects.select_for_update().get(pk=operator.pk)
+        old = locked.secret_key
+        secret = generate_secret_key()
+        operator.set_secret_key(secret)
+        operator.previous_secret_key_encrypted = encrypt_secret(old) if grace else ""
+        operator.previous_secret_valid_until = now + grace if grace else None
+        operator.__dict__.pop("previous_secret_key", None)
+        operator.save(
+            update_fields=[
+                "secret_key_encrypted",
+                "previous_secret_key_encrypted",
+                "previous_secret_valid_until",
+                "updated_at",
+            ]
+        )
+        SecretRotation.objects.create(
+            operator=operator, rotated_at=now, rotated_by=rotated_by, grace_until=now + grace
+        )
     return secret
 
 
@@ -204,6 +235,12 @@ def _valid_percent(field: str, value: Decimal | int | str) -> Decimal:
 
 def _valid_aff_comm(value: Decimal | int | str | None) -> Decimal | None:
     return None if value is None else _valid_percent("aff_comm", value)
+
+
+def _valid_signing(value: str) -> str:
+    if value not in Signing.values:
+        raise OperatorInvalid(f"signing {value!r} must be one of: {', '.join(Signing.values)}")
+    return value
 
 
 def _valid_ext_type(value: str) -> str:

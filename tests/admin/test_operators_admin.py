@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from operators.admin import SECRET_PLACEHOLDER, timezone_choices
 from operators.models import Operator
@@ -34,6 +35,7 @@ def operator_form(**overrides: str) -> dict[str, str]:
         "rate_limit": "100",
         "max_tickets_per_player": "",
         "max_daily_spend": "",
+        "signing": "betstack",
         **overrides,
     }
 
@@ -104,8 +106,13 @@ def test_rotating_the_secret_asks_first_then_shows_the_new_key_once(
     assert rotated.secret_key in response.content.decode()
     assert "no-store" in response["Cache-Control"].split(", ")
     entry = LogEntry.objects.get(object_id=str(operator.pk), action_flag=CHANGE)
-    assert entry.get_change_message() == "Rotated the secret key."
+    assert entry.get_change_message() == "Rotated the secret key (24 hours of grace)."
     assert entry.user.username == "manny"
+    # the old key keeps verifying for the grace period, and the rotation is recorded
+    assert rotated.secrets_at(timezone.now()) == [rotated.secret_key, DEFAULT_SECRET]
+    [record] = rotated.secret_rotations.all()
+    assert record.rotated_by == "manny"
+    assert record.grace_until == rotated.previous_secret_valid_until
 
 
 def test_timezone_choices_are_sorted_iana_names_with_utc_first() -> None:

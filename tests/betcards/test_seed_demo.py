@@ -48,7 +48,7 @@ def test_prints_a_curl_whose_signature_verifies_for_the_printed_body() -> None:
     assert list(headers) == ["Content-Type", "timestamp", "operator-name", "signature"]
     assert headers["operator-name"] == "demo"
     assert signature_matches(
-        operator.secret_key, headers["timestamp"], body.encode(), headers["signature"]
+        [operator.secret_key], headers["timestamp"], body.encode(), headers["signature"]
     )
     assert f"secret key: {operator.secret_key}\n" in output
     assert operator.webhook_url == "http://127.0.0.1:18150/pam"
@@ -124,7 +124,7 @@ def test_runs_twice_reusing_the_operator_with_a_new_secret_and_the_same_catalogu
     assert "catalogue: teams: 26 created" in first
     _, headers, body = parse_curl(second)
     assert signature_matches(
-        operator.secret_key, headers["timestamp"], body.encode(), headers["signature"]
+        [operator.secret_key], headers["timestamp"], body.encode(), headers["signature"]
     )
 
 

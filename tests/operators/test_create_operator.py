@@ -129,9 +129,9 @@ def test_rotate_secret_issues_a_new_working_key_and_the_old_one_stops_verifying(
     stored = Operator.objects.get(name="site")
     assert stored.secret_key == printed["secret_key"] != "original-secret-0123456789"
     new_signature = signature(printed["secret_key"], "1706090303", body)
-    assert signature_matches(stored.secret_key, "1706090303", body, new_signature)
+    assert signature_matches([stored.secret_key], "1706090303", body, new_signature)
     old_signature = signature("original-secret-0123456789", "1706090303", body)
-    assert not signature_matches(stored.secret_key, "1706090303", body, old_signature)
+    assert not signature_matches([stored.secret_key], "1706090303", body, old_signature)
 
 
 def test_rotate_secret_leaves_settings_alone_and_says_which_options_it_ignored() -> None:

@@ -26,10 +26,10 @@ def _migrate(targets):
     executor.migrate(targets)
 
 
-def _rows(sql: str) -> list[tuple]:
+def _rows(sql: str) -> list[tuple[object, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def test_keys_go_back_to_the_old_columns_and_forward_again():

@@ -50,7 +50,16 @@ _DELIVERY_FIELDS = [field.attname for field in WebhookDelivery._meta.concrete_fi
 _OPERATOR_FIELDS = [
     field.attname
     for field in Operator._meta.concrete_fields
-    if field.attname in {"id", "name", "webhook_url", "secret_key_encrypted"}
+    if field.attname
+    in {
+        "id",
+        "name",
+        "webhook_url",
+        "secret_key_encrypted",
+        "previous_secret_key_encrypted",
+        "previous_secret_valid_until",
+        "signing",
+    }
 ]
 _NAMES = {"d": WebhookDelivery, "e": WebhookDelivery, "t": Ticket, "a": WebhookAttempt}
 

@@ -7,13 +7,14 @@ or `--update`, which changes only the options given (and prints `{"operator": NA
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from operators.models import ExciseType, Operator
+from operators.models import ExciseType, Operator, Signing
 from operators.services import (
     OperatorInvalid,
     operator_create,
@@ -33,6 +34,7 @@ _SETTING_OPTIONS = {  # option -> Operator field
     "rate_limit": "rate_limit",
     "max_tickets_per_player": "max_tickets_per_player",
     "max_daily_spend": "max_daily_spend",
+    "signing": "signing",
 }
 
 
@@ -73,6 +75,12 @@ class Command(BaseCommand):
             help="Cents one player may spend per day, operator's time zone (default: none)",
         )
         parser.add_argument(
+            "--signing",
+            choices=Signing.values,
+            help="How requests and webhooks are signed: betstack (white space removed from "
+            "the body; default) or strict (the exact bytes sent; recommended)",
+        )
+        parser.add_argument(
             "--update",
             action="store_true",
             help="Change only the options given on the existing operator NAME",
@@ -80,7 +88,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rotate-secret",
             action="store_true",
-            help="Issue a new secret key to the existing operator NAME (changes nothing else)",
+            help="Issue a new secret key to the existing operator NAME at once, the old one "
+            "void (changes nothing else; rotate_operator_secret keeps it for a grace period)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -129,7 +138,9 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"note: --rotate-secret changes only the secret key; ignored {', '.join(ignored)}"
             )
-        return operator_rotate_secret(operator=operator)
+        return operator_rotate_secret(
+            operator=operator, rotated_by="command:create_operator", grace=dt.timedelta(0)
+        )
 
     def _create(self, name: str, options: dict[str, Any]) -> str:
         currencies = options["currencies"] or ""
@@ -147,6 +158,7 @@ class Command(BaseCommand):
                 rate_limit=100 if options["rate_limit"] is None else options["rate_limit"],
                 max_tickets_per_player=options["max_tickets_per_player"],
                 max_daily_spend=options["max_daily_spend"],
+                signing=options["signing"] or Signing.BETSTACK,
             )
         except OperatorInvalid as exc:
             raise CommandError(str(exc)) from exc

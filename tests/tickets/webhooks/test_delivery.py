@@ -557,4 +557,4 @@ def test_claim_and_record_take_a_bounded_number_of_queries(pam: ScriptedPam) -> 
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     # claim: one statement (checks, lease, interrupted attempts, new attempt, operator);
     # record: one statement (attempt, row delivered, ticket confirmed, its next row)
-    assert len(statements) == 2
+    assert len(statements) == 2, [s[:80] for s in statements]
