@@ -11,10 +11,7 @@ from django.db import transaction
 
 from betcards.models import Bet, Market, MarketResultChange
 from jackpot.core import clock
-
-
-class ResultInvalid(ValueError):
-    """The result does not fit the market (a bet of another market, or void with a winner)."""
+from jackpot.core.errors import ResultInvalid
 
 
 def market_result_set(

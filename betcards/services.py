@@ -17,27 +17,12 @@ from django.db.models import Model, QuerySet
 
 from betcards.models import Betcard, BetcardStatus, Market, Team
 from betcards.offers import offers_invalidate
+from jackpot.core.errors import BetcardLocked, BetcardStatusInvalid
 
 _Row = TypeVar("_Row", bound=Model)
 
 # Fields a ticket was sold on; "events" stands for the card's event list.
 LOCKED_FIELDS = ("events", "currency", "price", "prize", "bonus_prizes", "min_events")
-
-
-class BetcardLocked(ValueError):
-    """The betcard has tickets, so the fields its tickets were sold on cannot change."""
-
-    def __init__(self, *, tickets: int, fields: Iterable[str]) -> None:
-        self.tickets = tickets
-        self.fields = tuple(fields)
-        super().__init__(
-            f"This betcard has {tickets} ticket{'s' if tickets != 1 else ''}: its events, price "
-            f"and prizes can no longer change (you changed: {', '.join(self.fields)})."
-        )
-
-
-class BetcardStatusInvalid(ValueError):
-    """The card cannot move to the asked status from the one it is in."""
 
 
 def betcard_is_locked(*, betcard: Betcard) -> bool:

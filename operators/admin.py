@@ -34,11 +34,11 @@ from jackpot.admin_support import (
     log_staff_action,
 )
 from jackpot.core import clock
+from jackpot.core.errors import OperatorInvalid
 from operators.models import Operator
 from operators.pam import PamAnswer, pam_post
 from operators.services import (
     DEFAULT_GRACE,
-    OperatorInvalid,
     operator_create,
     operator_rotate_secret,
     setting_valid,

@@ -2,8 +2,8 @@
 
 Implements the HTTP half of contract.md § PAM webhooks: headers `timestamp` and `signature`
 (HMAC-SHA256 of `{timestamp}{body}` with the operator's secret, `operators.signing`), the body
-sent exactly as given. It knows nothing about tickets or retries: `tickets.pam_outbox` builds
-bodies and decides what an answer means for a delivery.
+sent exactly as given. It knows nothing about tickets or retries: `tickets.outbox` builds
+bodies and `tickets.delivery` decides what an answer means for a delivery.
 
 Classification: 2xx is `delivered`; 4xx is a definite `refused`, except 408 (request timeout)
 and 429 (too many requests), which say "try later"; everything else (network errors,

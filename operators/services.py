@@ -20,6 +20,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 
 from jackpot.core import clock
+from jackpot.core.errors import OperatorExists, OperatorInvalid
 from jackpot.core.money import to_decimal
 from operators.addresses import internal_address
 from operators.models import ExciseType, Operator, SecretRotation, Signing
@@ -31,20 +32,6 @@ _NAME_MAX_LENGTH = Operator._meta.get_field("name").max_length or 100
 _CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 _HUNDRED = Decimal(100)
 _PERCENT_PLACES = Decimal("0.01")
-
-
-class OperatorInvalid(ValueError):
-    """A setting of the operator is not acceptable; the message says which and why."""
-
-
-class OperatorExists(OperatorInvalid):
-    """An operator with this name is already registered."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"operator {name!r} already exists; nothing was changed "
-            "(use --rotate-secret to issue it a new secret key)"
-        )
 
 
 def operator_create(

@@ -31,6 +31,7 @@ from django.db.models import Q
 from jackpot.core import clock
 from jackpot.core.errors import (
     ContractError,
+    TicketNotCancellable,
     TicketNotFound,
     TicketNotReserved,
 )
@@ -64,10 +65,6 @@ class DiscardReason(StrEnum):
 
 CANCELLABLE = (TicketStatus.RESERVED, TicketStatus.OPEN)
 _CANCEL_FIELDS = ["status", "approved", "result", "cancel_reason", "updated_at"]
-
-
-class TicketNotCancellable(ValueError):
-    """Staff asked to cancel a ticket that is neither reserved nor open (message says why)."""
 
 
 def money_taken(ticket: Ticket) -> bool:

@@ -33,7 +33,7 @@ from tickets.models import TICKET_TYPES, Selection, Ticket, TicketStatus
 
 
 class PickedBet(NamedTuple):
-    """One selection of a listed ticket, as `tickets.api.rendering` answers it."""
+    """One selection of a listed ticket, as `tickets.rendering` answers it."""
 
     event_id: int
     bet_id: int
@@ -123,7 +123,7 @@ def _matching(operator: Operator, filters: TicketFilters, types: list[str]) -> Q
 
 
 PLAYER = Coalesce(NullIf("user_id", Value("")), "token")
-"""The player a ticket's `user_id` names as answered (tickets.api.rendering): the PAM's
+"""The player a ticket's `user_id` names as answered (tickets.rendering): the PAM's
 player id once known, else the token. Written as the index `ticket_operator_player_idx`."""
 
 

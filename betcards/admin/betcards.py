@@ -23,14 +23,13 @@ from django.urls import URLPattern, path, reverse
 from betcards.models import Betcard, BetcardEvent, BetcardStatus
 from betcards.services import (
     LOCKED_FIELDS,
-    BetcardLocked,
-    BetcardStatusInvalid,
     betcard_assert_editable,
     betcard_close,
     betcard_is_locked,
     betcard_open,
 )
 from jackpot.admin_support import RefusesProtectedDeleteAtOnce, format_cents, log_staff_action
+from jackpot.core.errors import BetcardLocked, BetcardStatusInvalid
 
 if TYPE_CHECKING:
     BetcardModelAdmin = admin.ModelAdmin[Betcard]

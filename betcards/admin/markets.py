@@ -23,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 
 from betcards.models import Bet, Market, MarketResultChange
-from betcards.results import ResultInvalid, market_result_set
+from betcards.results import market_result_set
 from betcards.services import markets_set_blocked
 from jackpot.admin_support import (
     RefusesProtectedDeleteAtOnce,
@@ -31,6 +31,7 @@ from jackpot.admin_support import (
     log_staff_actions,
     search_by_number_or_text,
 )
+from jackpot.core.errors import ResultInvalid
 
 if TYPE_CHECKING:
     MarketModelAdmin = admin.ModelAdmin[Market]

@@ -1,7 +1,7 @@
 """Upserting the catalogue from one JSON document (operations.md § import_catalogue).
 
 `catalogue_import(document)` reads and checks the whole document first
-(betcards/catalogue_document.py), then writes it in one transaction: rows are matched by id
+(`betcards/catalogue/reading.py`), then writes it in one transaction: rows are matched by id
 (betcards by code), only rows that differ are written, so importing the same document twice
 leaves the database exactly as it was. The import adds and updates; it never deletes teams,
 events, markets or bets. It does delete an event's bookmaker event when the document gives

@@ -5,6 +5,9 @@ are literal; placeholders are filled from keyword arguments, so tests assert the
 and `when`, the one-line condition the README's table prints. The contract's own codes are
 102-118; what it leaves open gets 119 upward; settlement refusals are 150 upward.
 
+Staff-facing refusals (the back office, commands) have one base too, `StaffRefusal`, at the
+end of this module: a message for a person, no code, never an API answer.
+
 The domain never mentions HTTP: `jackpot.api.exceptions` renders an error that reaches the
 API as `{"code": N, "message": "..."}` with the status its table gives the class (400 unless
 stated). Settlement errors reach staff through the back office and `settle_betcard`, never
@@ -14,6 +17,7 @@ the API. The README and docs/api.md tables and the OpenAPI schema are checked ag
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 
@@ -284,3 +288,52 @@ ALL_ERRORS: tuple[type[ContractError], ...] = tuple(
     sorted(_registered(ContractError), key=lambda error: error.code)
 )
 """Every error the engine can produce, ordered by code (each defined once, above)."""
+
+
+# ----------------------------------------------------------------------------- staff refusals
+class StaffRefusal(ValueError):
+    """A staff action the engine refuses (the back office, a command): the message says why,
+    for a person; nothing was changed. Never an answer of the operator API, and no code:
+    the admin shows the message, a command exits with it."""
+
+
+class BetcardLocked(StaffRefusal):
+    """The betcard has tickets, so the fields its tickets were sold on cannot change."""
+
+    def __init__(self, *, tickets: int, fields: Iterable[str]) -> None:
+        self.tickets = tickets
+        self.fields = tuple(fields)
+        super().__init__(
+            f"This betcard has {tickets} ticket{'s' if tickets != 1 else ''}: its events, price "
+            f"and prizes can no longer change (you changed: {', '.join(self.fields)})."
+        )
+
+
+class BetcardStatusInvalid(StaffRefusal):
+    """The card cannot move to the asked status from the one it is in."""
+
+
+class ResultInvalid(StaffRefusal):
+    """The result does not fit the market (a bet of another market, or void with a winner)."""
+
+
+class OperatorInvalid(StaffRefusal):
+    """A setting of the operator is not acceptable; the message says which and why."""
+
+
+class OperatorExists(OperatorInvalid):
+    """An operator with this name is already registered."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"operator {name!r} already exists; nothing was changed "
+            "(use --rotate-secret to issue it a new secret key)"
+        )
+
+
+class DeliveryNotRetryable(StaffRefusal):
+    """Staff asked to retry a delivery that must not be sent again (message says why)."""
+
+
+class TicketNotCancellable(StaffRefusal):
+    """Staff asked to cancel a ticket that is neither reserved nor open (message says why)."""

@@ -10,7 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from betcards.models import Betcard, BetcardEvent, BetcardStatus
-from betcards.services import BetcardLocked, betcard_assert_editable
+from betcards.services import betcard_assert_editable
+from jackpot.core.errors import BetcardLocked
 from tests.admin.builders import home_wins_everywhere
 from tests.admin.forms import change_form_data
 from tests.factories import BetcardFactory, EventFactory, OperatorFactory, TicketFactory

@@ -8,8 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from jackpot.core.errors import OperatorExists, OperatorInvalid
 from operators.models import Operator
-from operators.services import OperatorExists, OperatorInvalid, operator_create
+from operators.services import operator_create
 from operators.signing import signature, signature_matches
 from tests.factories import OperatorFactory
 

@@ -7,10 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from jackpot.core.errors import OperatorInvalid
 from operators.addresses import internal_address
 from operators.models import Operator
 from operators.pam import pam_post
-from operators.services import OperatorInvalid, webhook_url_valid
+from operators.services import webhook_url_valid
 from tests.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db

@@ -24,10 +24,11 @@ from jackpot.admin_support import (
     log_staff_action,
     object_action,
 )
+from jackpot.core.errors import DeliveryNotRetryable
 from tickets.admin.inlines import attempts_table
 from tickets.admin.paging import EstimatedCountPaginator
 from tickets.admin.tickets import TICKET_CODE, TICKET_ID
-from tickets.delivery.schedule import DeliveryNotRetryable, delivery_retry_now
+from tickets.delivery.schedule import delivery_retry_now
 from tickets.models import WebhookDelivery
 
 if TYPE_CHECKING:

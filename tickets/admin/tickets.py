@@ -32,13 +32,13 @@ from jackpot.admin_support import (
     log_staff_action,
     object_action,
 )
+from jackpot.core.errors import DeliveryNotRetryable, TicketNotCancellable
 from tickets.admin.inlines import DeliveryInline, SelectionInline
 from tickets.admin.paging import EstimatedCountPaginator
-from tickets.delivery.schedule import DeliveryNotRetryable, delivery_retry_now
+from tickets.delivery.schedule import delivery_retry_now
 from tickets.lifecycle import (
     CANCELLABLE,
     DiscardReason,
-    TicketNotCancellable,
     staff_cancel_webhook,
     ticket_cancel_by_staff,
 )

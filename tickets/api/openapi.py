@@ -1,7 +1,7 @@
 """OpenAPI (JSON schema) of the ticket API bodies, built from the constants that
 `tickets.api.parsing` enforces and in the order its representation writes, so the
 published schema matches what the API accepts and answers (checked by
-tests/tickets/test_error_registry.py)."""
+tests/test_error_registry.py)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from jackpot.core import clock
+from jackpot.core.errors import DeliveryNotRetryable
 from operators.pam import PamAnswer, PamOutcome
 from tickets.models import DeliveryStatus, Ticket, WebhookAction, WebhookDelivery
 from tickets.outbox.payloads import OPENING_STATUS
@@ -29,10 +30,6 @@ COUNTDOWN_WAKE_MAX_SECONDS = 60.0
 sweep."""
 
 _rng = random.Random()  # noqa: S311 - jitter, not cryptography
-
-
-class DeliveryNotRetryable(ValueError):
-    """Staff asked to retry a delivery that must not be sent again (message says why)."""
 
 
 def next_attempt_at(

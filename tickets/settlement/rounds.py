@@ -9,7 +9,7 @@ an explicit resettlement after a result correction. A round runs in steps, each 
 transactions, so a million tickets settle in bounded memory and a killed run resumes:
 
 1. start: freeze the card's results and the prize tiers (tickets per misses counted in one
-   set-based query, shares computed by `taxes.prize_tiers`) in the round's rows;
+   set-based query, shares computed by `tickets.settlement.tiers.prize_tiers`) in the round's rows;
 2. batches (`tickets.settlement.grading.batch_grade`): lock the next tickets still to grade in id
    order, compute their misses in SQL, their payout in Python, and write tickets and
    result webhooks in one transaction; a graded ticket leaves the to-grade set in the

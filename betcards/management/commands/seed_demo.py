@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from betcards.catalogue.importing import CatalogueInvalid
 from betcards.demo import DEMO_BETCARD, curl_command, demo_seed, demo_ticket_request
 from jackpot.core import clock
-from operators.services import OperatorInvalid
+from jackpot.core.errors import OperatorInvalid
 
 _DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 

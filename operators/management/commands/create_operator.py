@@ -14,9 +14,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from jackpot.core.errors import OperatorInvalid
 from operators.models import ExciseType, Operator, Signing
 from operators.services import (
-    OperatorInvalid,
     operator_create,
     operator_rotate_secret,
     operator_update,

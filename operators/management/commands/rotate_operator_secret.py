@@ -15,8 +15,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from jackpot.core.errors import OperatorInvalid
 from operators.models import Operator
-from operators.services import DEFAULT_GRACE, OperatorInvalid, operator_rotate_secret
+from operators.services import DEFAULT_GRACE, operator_rotate_secret
 
 
 class Command(BaseCommand):

@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from jackpot.core import clock
+from jackpot.core.errors import DeliveryNotRetryable, TicketNotCancellable
 from tests.factories import OperatorFactory, TicketFactory
 from tests.support.pam import ScriptedPam
 from tests.support.worker import QueuedTask, RedisServer, celery_broker, free_port
 from tickets.delivery.attempts import pam_call_deliver
-from tickets.delivery.schedule import DeliveryNotRetryable, delivery_retry_now, retry_delay
-from tickets.lifecycle import TicketNotCancellable, ticket_cancel_by_staff
+from tickets.delivery.schedule import delivery_retry_now, retry_delay
+from tickets.lifecycle import ticket_cancel_by_staff
 from tickets.models import Ticket, WebhookDelivery
 from tickets.outbox.payloads import TICKET_CREATE
 from tickets.outbox.queueing import enqueue
