@@ -84,6 +84,16 @@ _IDEMPOTENCY_HEADER = OpenApiParameter(
     "answer and creates nothing; another body gets 409. A replayed signed request (same "
     "operator, timestamp and signature) is answered the same way without a key.",
 )
+_REPLAYED_HEADER = OpenApiParameter(
+    REPLAYED_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    enum=["true"],
+    description="`true` when this answer repeats an earlier one (a replayed signature, a "
+    "repeated Idempotency-Key or reference, a repeated paid call): nothing was created. "
+    "Absent on a new ticket's answer.",
+)
 _PLACE_RESPONSES = {
     400: error_code_response(
         PLACEMENT_400_ERRORS,
@@ -144,7 +154,7 @@ class TicketsApi(OperatorApi):
         operation_id="ticket_place",
         summary="Create a jackpot ticket (the player is debited by ticket_create)",
         request={"application/json": ticket_place_request_schema()},
-        parameters=[_IDEMPOTENCY_HEADER],
+        parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER],
         responses={
             200: OpenApiResponse(ticket_response_schema(with_events=False), "The new ticket."),
             **_PLACE_RESPONSES,
@@ -199,7 +209,7 @@ class TicketReserveApi(OperatorApi):
         operation_id="ticket_reserve",
         summary="Reserve a ticket, paid later (ticket_reserve: no money moves)",
         request={"application/json": ticket_place_request_schema()},
-        parameters=[_IDEMPOTENCY_HEADER],
+        parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER],
         responses={
             200: OpenApiResponse(
                 ticket_response_schema(with_events=False),
@@ -217,7 +227,7 @@ class TicketPaidApi(OperatorApi):
         operation_id="ticket_paid",
         summary="Report a reservation paid: it becomes an open ticket",
         request=None,
-        parameters=[_IDEMPOTENCY_HEADER],
+        parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER],
         responses={
             200: OpenApiResponse(
                 ticket_response_schema(with_events=False), "The ticket: open, approved."

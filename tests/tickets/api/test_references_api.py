@@ -268,3 +268,14 @@ def test_twenty_concurrent_requests_with_one_reference_make_one_ticket_over_http
     assert Ticket.objects.count() == 1
     assert WebhookDelivery.objects.count() == 1
     assert WriteReceipt.objects.filter(reference="concurrent-1").count() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/be/tickets", "/be/tickets/reserve", "/be/tickets/{identifier}/paid"]
+)
+def test_the_schema_declares_the_replayed_header_on_every_write(client, path):
+    schema = client.get("/be/schema", {"format": "json"}).json()
+
+    headers = schema["paths"][path]["post"]["responses"]["200"]["headers"]
+
+    assert headers["Replayed"]["schema"] == {"type": "string", "enum": ["true"]}
