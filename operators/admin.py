@@ -35,7 +35,7 @@ from jackpot.admin_support import (
 )
 from jackpot.core import clock
 from jackpot.core.errors import OperatorInvalid
-from operators.models import Operator
+from operators.models import Operator, SecretRotation
 from operators.pam import PamAnswer, pam_post
 from operators.services import (
     DEFAULT_GRACE,
@@ -181,10 +181,11 @@ class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
     list_filter = ["is_active", "ext_type"]
     search_fields = ["name"]
     ordering = ["name"]
-    readonly_fields = ["secret_key_display", "created_at", "updated_at"]
+    readonly_fields = ["secret_key_display", "secret_rotations", "created_at", "updated_at"]
     actions = ["send_test_webhook", "activate", "deactivate"]
     fieldsets = [
         (None, {"fields": ["name", "is_active", "secret_key_display", "signing"]}),
+        ("Secret rotations", {"fields": ["secret_rotations"], "classes": ["collapse"]}),
         ("PAM", {"fields": ["webhook_url", "timezone", "currencies"]}),
         ("Taxes", {"fields": ["ext_percent", "ext_type", "wht_percent", "aff_comm_percent"]}),
         ("Pay later", {"fields": ["reservation_minutes"]}),
@@ -200,6 +201,15 @@ class OperatorAdmin(RefusesProtectedDeleteAtOnce, OperatorModelAdmin):
     ]
 
     # -------------------------------------------------------------------- display
+    @admin.display(description="Rotations (newest first; keys are never shown again)")
+    def secret_rotations(self, obj: Operator) -> str:
+        rows = [
+            f"{rotation.rotated_at:%Y-%m-%d %H:%M:%S} UTC by {rotation.rotated_by}, "
+            f"old key valid until {rotation.grace_until:%Y-%m-%d %H:%M:%S} UTC"
+            for rotation in SecretRotation.objects.filter(operator=obj)[:20]
+        ]
+        return "; ".join(rows) or "none"
+
     @admin.display(description="Currencies")
     def currency_list(self, obj: Operator) -> str:
         return ", ".join(obj.currencies) or "any"

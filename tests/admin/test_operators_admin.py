@@ -113,6 +113,8 @@ def test_rotating_the_secret_asks_first_then_shows_the_new_key_once(
     [record] = rotated.secret_rotations.all()
     assert record.rotated_by == "manny"
     assert record.grace_until == rotated.previous_secret_valid_until
+    page = manager_client.get(reverse("admin:operators_operator_change", args=[operator.pk]))
+    assert "by manny, old key valid until" in page.content.decode()
 
 
 def test_timezone_choices_are_sorted_iana_names_with_utc_first() -> None:
