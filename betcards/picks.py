@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from betcards.models import Bet, Betcard, BetcardEvent, Market
+from betcards.models import Bet, Betcard, BetcardEvent, BetcardStatus, Market
 from betcards.offers import odds_number
 from betcards.sales import CardSale, check_on_sale
 from jackpot.core.errors import BetcardNotFound, TooFewEvents
@@ -34,8 +34,9 @@ class Strategy(StrEnum):
 
 def offered_card(*, code: str, operator: Operator) -> Betcard:
     """The card with this code offered to the operator, or BetcardNotFound (119, answered
-    404 by the Bet Card API: unknown and not offered alike)."""
-    card = Betcard.objects.filter(code=code).first()
+    404 by the Bet Card API: unknown, not offered and draft alike, as reading the card is;
+    a draft's existence is not revealed)."""
+    card = Betcard.objects.filter(code=code).exclude(status=BetcardStatus.DRAFT).first()
     if card is None or card.operator_id not in (None, operator.pk):
         raise BetcardNotFound(betcard_code=code)
     return card

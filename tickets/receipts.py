@@ -145,7 +145,8 @@ def earlier_answer(*, operator_id: int, keys: WriteKeys) -> EarlierAnswer | None
     for receipt in found:
         if key is not None and receipt.idempotency_key == key:
             if receipt.fingerprint != keys.fingerprint:
-                raise IdempotencyKeyReused(key=keys.idempotency_key)
+                what = "ticket" if keys.endpoint == WriteEndpoint.PAID else "request body"
+                raise IdempotencyKeyReused(key=keys.idempotency_key, what=what)
             return _answer(receipt)
     for receipt in found:
         if keys.reference is not None and receipt.reference == keys.reference:

@@ -93,7 +93,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     if isinstance(exc, ContractError):
         retry_after = getattr(exc, "retry_after", None)
         return Response(
-            {"code": exc.code, "message": exc.message},
+            {"code": exc.code, "message": exc.message, **exc.details},
             status=http_status(type(exc), context.get("view")),
             headers=None if retry_after is None else {"Retry-After": str(retry_after)},
         )

@@ -18,9 +18,14 @@ from django.http import QueryDict
 
 from jackpot.api.exceptions import FieldError, RequestInvalid
 from jackpot.api.strings import text_problem
-from jackpot.core.clock import CONTRACT_TIME_FORMAT
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
+_MOMENT = re.compile(
+    r"(?P<time>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)"
+    r"(?P<zone>[Zz]|[+ -][0-9]{2}:[0-9]{2})?"
+)
+"""A space before the offset is a `+` that the query string decoded (`+` must be sent as
+`%2B`; an unencoded one arrives as a space)."""
 
 
 class QueryParams:
@@ -118,17 +123,26 @@ class QueryParams:
         return list(dict.fromkeys(values))
 
     def moment(self, name: str) -> dt.datetime | None:
-        """A UTC time in the contract's format (`YYYY-MM-DDTHH:MM:SS.ffffff`, the fraction
-        optional)."""
+        """A time in the contract's format (`YYYY-MM-DDTHH:MM:SS[.ffffff]`, UTC), or the same
+        with a zone: `Z` or an offset (`+03:00`), converted to UTC."""
         raw = self.query.get(name)
         if raw is None:
             return None
-        for layout in (CONTRACT_TIME_FORMAT, CONTRACT_TIME_FORMAT.removesuffix(".%f")):
+        match = _MOMENT.fullmatch(raw)
+        if match is not None:
+            zone = match["zone"]
+            offset = "+00:00" if zone in (None, "Z", "z") else zone.replace(" ", "+")
+            text = match["time"] + offset
             try:
-                return dt.datetime.strptime(raw, layout).replace(tzinfo=dt.UTC)
+                return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
             except ValueError:
-                continue
-        self.fail(name, "Input should be a UTC time as YYYY-MM-DDTHH:MM:SS[.ffffff]", "datetime")
+                pass
+        self.fail(
+            name,
+            "Input should be a time as YYYY-MM-DDTHH:MM:SS[.ffffff], UTC, or with Z or an "
+            "offset such as +03:00",
+            "datetime",
+        )
         return None
 
 

@@ -17,7 +17,8 @@ the API. The README and docs/api.md tables and the OpenAPI schema are checked ag
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import ClassVar
 
 
@@ -27,6 +28,10 @@ class ContractError(Exception):
     code: ClassVar[int]
     template: ClassVar[str]
     when: ClassVar[str]
+
+    details: Mapping[str, object] = {}
+    """Keys the answer carries after `code` and `message` (the message stays the contract's):
+    which event a 109 or 110 is about."""
 
     def __init__(self, **params: object) -> None:
         self.params = params
@@ -87,8 +92,8 @@ class RateLimited(ContractError):
 
 class IdempotencyKeyReused(ContractError):
     code = 128
-    template = "Idempotency key `{key}` was already used with a different request body"
-    when = "see Idempotency"
+    template = "Idempotency key `{key}` was already used with a different {what}"
+    when = "see Idempotency: `{what}` is `request body` for a purchase, `ticket` for a paid call"
 
 
 class ReferenceReused(ContractError):
@@ -145,11 +150,20 @@ class MarketBlocked(PlacementError):
     template = "Market is blocked"
     when = "the bet's market is blocked"
 
+    def __init__(self, *, event_id: int) -> None:
+        super().__init__()
+        self.details = {"event_id": event_id}
+
 
 class OddsChanged(PlacementError):
     code = 110
     template = "Ticket odds changed"
     when = "`|current − submitted| > odds_diff % × submitted`"
+
+    def __init__(self, *, event_id: int, current_odds: Decimal) -> None:
+        super().__init__()
+        # odds have at most 3 decimals: exact as a JSON number
+        self.details = {"event_id": event_id, "current_odds": float(current_odds)}
 
 
 class DuplicateTicketCode(PlacementError):

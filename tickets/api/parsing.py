@@ -63,6 +63,11 @@ REQUIRED_FIELDS: Final = (
 NULLABLE_FIELDS: Final = ("psp", "atag", "rtag", "reference")
 
 
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+"""Normalises any number the JSON decoder can read, without rounding a long mantissa or
+overflowing on a huge exponent (the default context does both: `9e9999999` raised)."""
+
+
 # ----------------------------------------------------------------------------- input
 class _Checker:
     """Collects every problem of one body instead of stopping at the first."""
@@ -132,7 +137,9 @@ class _Checker:
             self.fail(loc, "Input should be greater than or equal to 0", "greater_than_equal")
         elif number > maximum:
             self.fail(loc, f"Input should be less than or equal to {maximum}", "less_than_equal")
-        elif places is not None and -number.as_tuple().exponent > places:  # type: ignore[operator]
+        # places by value, as written but for trailing zeros: 2.5500 is 2.55 (serializers such
+        # as Java's BigDecimal keep the zeros), 2.5500000000000001 has 16
+        elif places is not None and -number.normalize(_EXACT).as_tuple().exponent > places:  # type: ignore[operator]
             self.fail(
                 loc,
                 f"Decimal input should have no more than {places} decimal places",
@@ -325,11 +332,6 @@ def order_fingerprint(data: object) -> str:
     number as its value: 2.55 and 2.550 alike), so an idempotent retry matches however the
     client formats it."""
     return hashlib.sha256(_CANONICAL.encode(_numbers_as_values(data))).hexdigest()
-
-
-_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-"""Normalises any number the JSON decoder can read, without rounding a long mantissa or
-overflowing on a huge exponent (the default context does both: `9e9999999` raised)."""
 
 
 def _numbers_as_values(data: object) -> object:

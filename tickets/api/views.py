@@ -22,6 +22,7 @@ from jackpot.api.schema import (
     error_code_response,
 )
 from jackpot.api.strings import text_problem
+from jackpot.core.clock import format_utc
 from jackpot.core.errors import (
     IdempotencyKeyReused,
     OperatorNotFound,
@@ -50,6 +51,8 @@ from tickets.selectors import ticket_get_for_operator
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
+RESERVED_UNTIL_HEADER = "Reserved-Until"
+"""When a reservation expires (UTC, the contract's time format), on the reserve answer."""
 REPLAYED_HEADER = "Replayed"
 """`Replayed: true` on an answer that repeats an earlier one (contract.md § Replays)."""
 
@@ -93,6 +96,14 @@ _REPLAYED_HEADER = OpenApiParameter(
     description="`true` when this answer repeats an earlier one (a replayed signature, a "
     "repeated Idempotency-Key or reference, a repeated paid call): nothing was created. "
     "Absent on a new ticket's answer.",
+)
+_RESERVED_UNTIL = OpenApiParameter(
+    RESERVED_UNTIL_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="When the reservation expires unless paid (UTC, YYYY-MM-DDTHH:MM:SS.ffffff): "
+    "the earlier of the operator's reservation time and the card's close.",
 )
 _PLACE_RESPONSES = {
     400: error_code_response(
@@ -146,7 +157,10 @@ def _place(request: Request, endpoint: WriteEndpoint) -> HttpResponse:
             reference=order.reference,
         ),
     )
-    return _json_answer(placed.body, replayed=placed.replayed)
+    response = _json_answer(placed.body, replayed=placed.replayed)
+    if placed.ticket.reserved_until is not None and endpoint == WriteEndpoint.RESERVE:
+        response[RESERVED_UNTIL_HEADER] = format_utc(placed.ticket.reserved_until)
+    return response
 
 
 class TicketsApi(OperatorApi):
@@ -209,7 +223,7 @@ class TicketReserveApi(OperatorApi):
         operation_id="ticket_reserve",
         summary="Reserve a ticket, paid later (ticket_reserve: no money moves)",
         request={"application/json": ticket_place_request_schema()},
-        parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER],
+        parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER, _RESERVED_UNTIL],
         responses={
             200: OpenApiResponse(
                 ticket_response_schema(with_events=False),

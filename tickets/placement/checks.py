@@ -163,7 +163,7 @@ def check_market_open(selected: Selected, order: TicketOrder, now: dt.datetime) 
     """109."""
     assert selected.bet is not None  # check_bet_of_event ran first
     if selected.bet.market_blocked:
-        raise MarketBlocked()
+        raise MarketBlocked(event_id=selected.pick.event_id)
 
 
 def check_odds(selected: Selected, order: TicketOrder, now: dt.datetime) -> None:
@@ -172,7 +172,7 @@ def check_odds(selected: Selected, order: TicketOrder, now: dt.datetime) -> None
     if not odds_accepted(
         submitted=selected.pick.odds, current=selected.bet.odds, odds_diff=order.odds_diff
     ):
-        raise OddsChanged()
+        raise OddsChanged(event_id=selected.pick.event_id, current_odds=selected.bet.odds)
 
 
 SELECTION_CHECKS: tuple[Callable[[Selected, TicketOrder, dt.datetime], None], ...] = (

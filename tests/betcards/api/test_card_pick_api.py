@@ -117,6 +117,29 @@ def test_fewer_events_on_sale_than_the_minimum_is_400_118(client, sample):
     }
 
 
+@pytest.mark.parametrize("kind", ["draft", "not offered"])
+def test_a_draft_or_not_offered_card_is_404_119_as_reading_it_is(client, sample, kind):
+    # a quick pick must not reveal that a draft exists
+    if kind == "draft":
+        sample.betcard.status = BetcardStatus.DRAFT
+    else:
+        sample.betcard.operator = OperatorFactory()
+    sample.betcard.save()
+
+    response = pick(client, sample, "strategy=favourites")
+    read = signed_get(client, sample.operator, "/bc/jackpots/ABC123")
+
+    assert response.status_code == read.status_code == 404
+    assert (
+        response.json()
+        == read.json()
+        == {
+            "code": 119,
+            "message": "Betcard with `ABC123` code is not found",
+        }
+    )
+
+
 def test_a_closed_card_is_400_121_like_a_placement(client, sample):
     sample.betcard.status = BetcardStatus.CLOSED
     sample.betcard.save()

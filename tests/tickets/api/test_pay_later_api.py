@@ -55,6 +55,11 @@ def test_a_reservation_is_reserved_not_approved_with_a_ticket_reserve_and_no_deb
     assert delivery.body.encode() == body(TICKET_RESERVE, ticket)
     # the data of ticket_create, in the same order
     assert json.loads(delivery.body)["data"] == json.loads(body(TICKET_CREATE, ticket))["data"]
+    # when it expires is readable: the Reserved-Until header (UTC, the contract's format)
+    assert ticket.reserved_until is not None
+    assert response["Reserved-Until"] == ticket.reserved_until.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    placed = signed_post(client, sample.operator, "/be/tickets", sample_request(token="paid"))
+    assert "Reserved-Until" not in placed
 
 
 def test_a_reservation_ends_after_the_operators_reservation_time(client):
@@ -206,6 +211,7 @@ def test_paid_idempotency_key_used_for_another_ticket_is_409(client, sample):
 
     assert response.status_code == 409
     assert response.json()["code"] == 128
+    assert response.json()["message"].endswith("was already used with a different ticket")
     assert Ticket.objects.get(pk=two["id"]).status == TicketStatus.RESERVED
 
 

@@ -175,6 +175,33 @@ def test_created_range_includes_from_and_excludes_to(client, operator):
     )
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("{from}Z", "{to}Z"),
+        ("{from}z", "{to}%2B00:00"),
+        # the same instants three hours ahead, with the `+` encoded, or not (then a space)
+        ("{from_east}%2B03:00", "{to_east}+03:00"),
+        ("{from_west}-05:30", "{to_west}-05:30"),
+    ],
+)
+def test_created_range_takes_a_zone_z_or_an_offset(client, operator, start, end):
+    tickets = sold(operator, 5)  # BASE + 0..4 s
+    low, high = BASE + dt.timedelta(seconds=1), BASE + dt.timedelta(seconds=3)
+    layout = "%Y-%m-%dT%H:%M:%S"
+    times = {
+        "from": low.strftime(layout),
+        "to": high.strftime(layout),
+        "from_east": (low + dt.timedelta(hours=3)).strftime(layout),
+        "to_east": (high + dt.timedelta(hours=3)).strftime(layout),
+        "from_west": (low - dt.timedelta(hours=5, minutes=30)).strftime(layout),
+        "to_west": (high - dt.timedelta(hours=5, minutes=30)).strftime(layout),
+    }
+    query = f"?created_from={start.format(**times)}&created_to={end.format(**times)}"
+
+    assert listed(client, operator, query) == newest_first(tickets[1:3])
+
+
 def test_filters_combine(client, operator):
     card = BetcardFactory(events=1)
     wanted = sold(operator, 2, betcard=card, token="p1")
@@ -194,6 +221,8 @@ def test_filters_combine(client, operator):
         ("status=won", "status"),
         ("created_from=2026-13-01T00:00:00", "created_from"),
         ("created_to=yesterday", "created_to"),
+        ("created_to=2026-01-01T00:00:00%2B25:00", "created_to"),
+        ("created_to=2026-01-01T00:00:00Q", "created_to"),
         ("before=ABC123", "before"),
         ("before=" + "g" * 24, "before"),
         ("user_id=" + "u" * 256, "user_id"),

@@ -228,7 +228,25 @@ def test_out_of_range_values_are_422(client, acme, changes, loc, kind):
     assert [(error["loc"], error["type"]) for error in errors] == [(loc, kind)]
 
 
-@pytest.mark.parametrize("odds", ["2.5500000000000001", "2.5500", "1.0000"])
+def _with_first_odds(odds: str) -> bytes:
+    raw = compact(sample_request())
+    first = raw.index(b'"odds":') + len(b'"odds":')
+    return raw[:first] + odds.encode() + raw[raw.index(b"}", first) :]
+
+
+@pytest.mark.parametrize(
+    "odds", ["2.5500", "2.550", "2.55000000000000000000000000000000", "255e-2"]
+)
+def test_odds_are_read_by_value_trailing_zeros_included(client, acme, odds):
+    # serializers that keep trailing zeros (Java's BigDecimal) send 2.5500 for 2.55
+    response = signed_post(client, acme, PATH, _with_first_odds(odds))
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    "odds", ["2.5500000000000001", "2.5501", "2.55000000000000000000000000000001"]
+)
 def test_odds_with_more_than_three_decimals_are_422_whatever_their_float(client, acme, odds):
     # given: the first event's odds written with more decimals than allowed, although the
     # float of "2.5500000000000001" is 2.55 exactly

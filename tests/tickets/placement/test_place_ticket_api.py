@@ -161,6 +161,12 @@ CASES: list[tuple[str, Arrange, int, str | None]] = [
 ]  # fmt: skip
 
 
+EXTRA_KEYS = {
+    109: {"event_id": 265830},
+    110: {"event_id": 265825, "current_odds": 2.82},
+}
+
+
 @pytest.mark.parametrize(
     ("arrange", "code", "message"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
 )
@@ -179,7 +185,12 @@ def test_business_rejection_answers_400_with_code_and_exact_message(
 
     # then
     assert response.status_code == 400
-    assert response.json() == {"code": code, "message": message}
+    answer = response.json()
+    assert {"code": answer.pop("code"), "message": answer.pop("message")} == {
+        "code": code,
+        "message": message,
+    }
+    assert answer == EXTRA_KEYS.get(code, {})  # which event, for 109 and 110
     assert Ticket.objects.count() == tickets_before
     assert not Selection.objects.exclude(ticket__code="TAKEN1").exists()
     assert not WebhookDelivery.objects.exists()
@@ -336,7 +347,13 @@ def test_zero_odds_diff_accepts_only_identical_odds(client):
         client, sample.operator, "/be/tickets", sample_request(odds_diff=0, token="other")
     )
 
-    assert response.json()["code"] == 110
+    # the message is the platform's; the answer names the event and its odds now, after it
+    assert list(response.json().items()) == [
+        ("code", 110),
+        ("message", "Ticket odds changed"),
+        ("event_id", 265825),
+        ("current_odds", 2.551),
+    ]
 
 
 def test_ticket_stores_accepted_odds_and_their_product(client):

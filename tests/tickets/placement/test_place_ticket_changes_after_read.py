@@ -48,7 +48,7 @@ def test_market_blocked_after_the_read_refuses_with_109_and_writes_nothing(clien
     # then
     assert (response.status_code, response.json()) == (
         400,
-        {"code": 109, "message": "Market is blocked"},
+        {"code": 109, "message": "Market is blocked", "event_id": 265830},
     )
     assert not Ticket.objects.exists()
     assert not Selection.objects.exists()

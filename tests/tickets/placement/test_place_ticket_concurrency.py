@@ -114,7 +114,7 @@ def test_placement_waits_for_a_market_being_blocked_and_then_refuses(server: Web
         assert not pending.done()
     response = pending.result(timeout=30)
     assert response.status_code == 400
-    assert response.json() == {"code": 109, "message": "Market is blocked"}
+    assert response.json() == {"code": 109, "message": "Market is blocked", "event_id": 265827}
     assert Ticket.objects.count() == 0
 
 
