@@ -85,11 +85,14 @@ def demo_catalogue(*, now: dt.datetime) -> dict[str, object]:
     }
 
 
-def demo_seed(*, now: dt.datetime, webhook_url: str | None) -> tuple[Operator, str, ImportSummary]:
-    """Create or refresh the demo operator and catalogue; returns the operator's new secret.
+def demo_seed(
+    *, now: dt.datetime, webhook_url: str | None, rotate: bool = False
+) -> tuple[Operator, str, ImportSummary]:
+    """Create or refresh the demo operator and catalogue; returns the operator's secret.
 
     An existing demo operator keeps its settings (its webhook URL changes only when one is
-    given) and gets a new secret key, since the old one cannot be read back for printing.
+    given) and its secret key, so that curls printed earlier keep working; `rotate` issues
+    it a new one (the old one void at once).
     """
     operator = Operator.objects.filter(name=DEMO_OPERATOR).first()
     if operator is None:
@@ -106,8 +109,12 @@ def demo_seed(*, now: dt.datetime, webhook_url: str | None) -> tuple[Operator, s
     else:
         if webhook_url is not None and webhook_url != operator.webhook_url:
             operator_update(operator=operator, webhook_url=webhook_url)
-        secret = operator_rotate_secret(
-            operator=operator, rotated_by="command:seed_demo", grace=dt.timedelta(0)
+        secret = (
+            operator_rotate_secret(
+                operator=operator, rotated_by="command:seed_demo", grace=dt.timedelta(0)
+            )
+            if rotate
+            else operator.secret_key
         )
     summary = catalogue_import(demo_catalogue(now=now))
     return operator, secret, summary

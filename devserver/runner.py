@@ -104,9 +104,10 @@ def _prepare(env: dict[str, str], output: Output, children: list[Child]) -> None
     STATIC_STAMP.write_text(stamp)
 
 
-def _metrics_directory(role: str) -> str:
-    """A fresh PROMETHEUS_MULTIPROC_DIR per long-running role (its processes add up)."""
-    directory = VAR_DIR / "metrics" / role
+def _metrics_directory(role: str, port: int) -> str:
+    """A fresh PROMETHEUS_MULTIPROC_DIR per long-running role (its processes add up), per
+    `make run` (by its port: a second one in the same checkout leaves the first's alone)."""
+    directory = VAR_DIR / "metrics" / str(port) / role
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return str(directory)
@@ -116,13 +117,14 @@ def _start(plan: Plan, env: dict[str, str], output: Output, children: list[Child
     """Fake PAM, web, worker and beat, and the demo data meanwhile; returns the seed step."""
     children.append(spawn("pam", [*MANAGE, "fake_pam", "--port", str(plan.pam_port)], env, output))
     web_env = {**env, "WEB_BIND": f"127.0.0.1:{plan.port}"}
-    web_env["PROMETHEUS_MULTIPROC_DIR"] = _metrics_directory("web")
+    web_env["PROMETHEUS_MULTIPROC_DIR"] = _metrics_directory("web", plan.port)
     children.append(spawn("web", [sys.executable, "-m", "jackpot.serve"], web_env, output))
     celery = [sys.executable, "-m", "celery", "-A", "jackpot", "--quiet"]
-    worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": _metrics_directory("worker")}
+    worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": _metrics_directory("worker", plan.port)}
     worker = [*celery, "worker", "-l", "info"]  # WORKER_CONCURRENCY pool processes
     children.append(spawn("worker", worker, worker_env, output, ready_marker=" ready."))
-    beat = [*celery, "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule")]
+    # Beat at WARNING: at INFO its line per due task (every 15-60 s) buries the banner's curl.
+    beat = [*celery, "beat", "-l", "warning", "-s", str(VAR_DIR / "celerybeat-schedule")]
     children.append(spawn("beat", beat, env, output))
     seed = [*MANAGE, "seed_demo", "--webhook-url", plan.pam_url, "--base-url", plan.base]
     seeding = spawn("seed", seed, env, output, capture=True)
@@ -174,6 +176,8 @@ def _wait_ready(plan: Plan, children: list[Child], seeding: Child, started: floa
 def _banner(plan: Plan, services: Services, seeded: list[str], metrics_token: str) -> str:
     python = os.path.relpath(sys.executable, Path.cwd())
     curl = [line for line in seeded if line.startswith(("curl ", "  -H", "  --data-raw"))]
+    operator = [line for line in seeded if line.startswith(("operator: ", "secret key: "))]
+    pam_requests = plan.pam_url.removesuffix("/pam") + "/requests"
     lines = [
         "",
         "Jackpot engine is running (Ctrl-C stops everything):",
@@ -181,7 +185,8 @@ def _banner(plan: Plan, services: Services, seeded: list[str], metrics_token: st
         f"  Back office   {plan.base}/admin/",
         f"  Probes        {plan.base}/health  {plan.base}/ready",
         f"  Metrics       curl -H 'Authorization: Bearer {metrics_token}' {plan.base}/metrics",
-        f"  Fake PAM      {plan.pam_url}",
+        f"  Fake PAM      {plan.pam_url}   (what it received: GET {pam_requests})",
+        *(f"  Demo {line}" for line in operator),
         *(f"  {name:<13} {source}" for name, source in services.sources.items()),
         "",
         "Place a demo ticket (paste it; its signature is valid for 5 minutes):",
@@ -239,12 +244,19 @@ def command_run(argv: Sequence[str]) -> int:
     output = Output()
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     try:
-        for port in (plan.port, plan.pam_port):
+        for port, option, variable in (
+            (plan.port, "--port", "PORT"),
+            (plan.pam_port, "--pam-port", "JACKPOT_FAKE_PAM_PORT"),
+        ):
             if not _port_free(port):
-                raise ServiceError(f"port {port} is in use: pass --port/--pam-port or set PORT")
+                raise ServiceError(f"port {port} is in use: pass {option} or set {variable}")
         services = services_resolve()
         env = run_environment(services, local_secrets())
-        run_state_write(env)
+        if not run_state_write(env):
+            say(
+                "another make run of this checkout is running: var/run.env keeps pointing "
+                "`python -m devserver manage` at its services"
+            )
         _prepare(env, output, children)
         seeding = _start(plan, env, output, children)
         seeded = _wait_ready(plan, children, seeding, started)
@@ -260,7 +272,7 @@ def command_run(argv: Sequence[str]) -> int:
         for sig in STOP_SIGNALS:
             signal.signal(sig, _still_stopping)
         stop_children(children, last=("pam",))
-        run_state_clear()
+        run_state_clear(owner=os.getpid())
         if services is not None:
             services.stop()
         for sig, handler in previous.items():

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
 from django.db import connections
@@ -124,8 +125,10 @@ class FakePam:
         secret_lookup: SecretLookup = operator_secret_from_db,
         rng: random.Random | None = None,
         keep_last: int | None = None,
+        answers: dict[str, PlannedAnswer] | None = None,
     ) -> None:
         self.fail_rate = fail_rate
+        self.answers = answers or {}  # per action: what to answer instead (--answer)
         self.delay_ms = delay_ms
         self.refuse_token = refuse_token
         self.planner = planner
@@ -193,8 +196,26 @@ class FakePam:
             signature_ok=signature_ok,
             status=request.answer.status,
             delay_ms=round(request.answer.delay_seconds * 1000),
+            body=body.decode(errors="replace"),
         )
         return request
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        """The last `limit` requests received, newest last, as `GET /requests` shows them."""
+        with self._lock:
+            kept = list(self._received)[-limit:] if limit else []
+        return [
+            {
+                "received_at": request.received_at,
+                "path": request.path,
+                "action": request.action,
+                "data": request.data,
+                "signature_ok": request.signature_ok,
+                "status": request.answer.status,
+                "delay_ms": round(request.answer.delay_seconds * 1000),
+            }
+            for request in kept
+        ]
 
     def _signature_ok(
         self, headers: dict[str, str], body: bytes, data: dict[str, Any] | None, *, now: float
@@ -224,6 +245,8 @@ class FakePam:
             planned = self.planner(request)
             if planned is not None:
                 return planned
+        if request.action in self.answers:
+            return self.answers[request.action]
         token = (request.data or {}).get("player_id")
         if self.refuse_token is not None and token == self.refuse_token:
             return PlannedAnswer(
@@ -271,6 +294,18 @@ def _handler_for(pam: FakePam) -> type[BaseHTTPRequestHandler]:
             if request.answer.delay_seconds:
                 time.sleep(request.answer.delay_seconds)
             self._send(request.answer.status, request.answer.body)
+
+        def do_GET(self) -> None:
+            """`GET /requests[?limit=N]`: the last N webhooks received (default 50), JSON."""
+            path, _, query = self.path.partition("?")
+            if path != "/requests":
+                self._send(404, b'{"error":"GET /requests lists what was received"}')
+                return
+            limit = parse_qs(query).get("limit", ["50"])[0]
+            if not limit.isdigit():
+                self._send(400, b'{"error":"limit must be a whole number"}')
+                return
+            self._send(200, json.dumps(pam.recent(int(limit))).encode())
 
         def _send(self, status: int, body: bytes) -> None:
             try:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
-from operators.fake_pam import FakePam, player_id_for
+from operators.fake_pam import FakePam, PlannedAnswer, player_id_for
 from operators.models import Operator
 from operators.signing import signature
 from tests.factories import OperatorFactory
@@ -162,3 +162,68 @@ def test_requests_that_miss_the_secret_together_look_it_up_once() -> None:
     # then: all verified, with one lookup between them
     assert [answer.status_code for answer in answers] == [200] * 10
     assert lookups == ["acme"]
+
+
+def test_any_one_of_a_rotations_comma_separated_signatures_passes(running: list[FakePam]) -> None:
+    pam = start(running, secret_lookup={"acme": "new"}.get)
+    operator = Operator(name="acme")
+    body = webhook(operator)
+    stamp = str(int(time.time()))
+
+    both = f"{signature('new', stamp, body)},{signature('old', stamp, body)}"
+    other_order = f"{signature('old', stamp, body)},{signature('new', stamp, body)}"
+    neither = f"{signature('x', stamp, body)},{signature('y', stamp, body)}"
+    answers = [
+        httpx.post(pam.url, content=body, headers={"timestamp": stamp, "signature": header})
+        for header in (both, other_order, neither)
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 403]
+
+
+def test_get_requests_lists_the_last_webhooks_received(running: list[FakePam]) -> None:
+    pam = start(running, keep_last=5, secret_lookup=lambda name: "s")
+    operator = Operator(name="acme")
+    for number in range(3):
+        post(pam, webhook(operator, token=f"t{number}"), secret="s")
+    base = pam.url.removesuffix("/pam")
+
+    last_two = httpx.get(f"{base}/requests?limit=2").json()
+    unknown = httpx.get(f"{base}/nothing")
+    bad = httpx.get(f"{base}/requests?limit=two")
+
+    assert [item["data"]["player_id"] for item in last_two] == ["t1", "t2"]
+    assert {(item["action"], item["status"], item["signature_ok"]) for item in last_two} == {
+        ("ticket_create", 200, True)
+    }
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/json"
+    assert bad.status_code == 400
+
+
+def test_each_action_can_be_told_how_to_answer(running: list[FakePam]) -> None:
+    pam = start(
+        running,
+        secret_lookup=lambda name: "s",
+        answers={"ticket_create": PlannedAnswer(status=503, body=b"{}", delay_seconds=0.2)},
+    )
+    operator = Operator(name="acme")
+    data = {"operator": "acme", "ticket_id": "a" * 24, "player_id": "t"}
+    win = json.dumps({"action": "ticket_win", "data": data}, separators=(",", ":")).encode()
+
+    started = time.monotonic()
+    created = post(pam, webhook(operator), secret="s")
+    took = time.monotonic() - started
+    won = post(pam, win, secret="s")
+
+    assert created.status_code == 503
+    assert took >= 0.2
+    assert won.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "answer", ["ticket_create", "ticket_create=abc", "=503", "ticket_create=503:slow", "x=99"]
+)
+def test_the_command_refuses_a_malformed_answer(answer: str) -> None:
+    with pytest.raises(CommandError, match="--answer"):
+        call_command("fake_pam", "--answer", answer)

@@ -1,9 +1,10 @@
-"""`manage.py seed_demo [--webhook-url URL] [--base-url URL]`: demo data and a signed curl.
+"""`manage.py seed_demo [--webhook-url URL] [--base-url URL] [--rotate]`: demo data and a
+signed curl.
 
-Idempotent: creates or refreshes operator `demo` (printing a new secret key), a 13-event
-catalogue and open betcard DEMO13, then prints a ready-to-paste signed `curl` placing a
-ticket. The signature's timestamp expires (SIGNATURE_MAX_SKEW_SECONDS), so the last line
-says how to get a fresh one.
+Idempotent: creates or refreshes operator `demo` (printing its secret key, which it keeps
+unless `--rotate` is given), a 13-event catalogue and open betcard DEMO13, then prints a
+ready-to-paste signed `curl` placing a ticket. The signature's timestamp expires
+(SIGNATURE_MAX_SKEW_SECONDS), so the last line says how to get a fresh one.
 """
 
 from __future__ import annotations
@@ -35,11 +36,18 @@ class Command(BaseCommand):
             default=_DEFAULT_BASE_URL,
             help=f"Engine URL (default {_DEFAULT_BASE_URL})",
         )
+        parser.add_argument(
+            "--rotate",
+            action="store_true",
+            help="Issue the demo operator a new secret key (curls printed before stop working)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = clock.now()
         try:
-            operator, secret, summary = demo_seed(now=now, webhook_url=options["webhook_url"])
+            operator, secret, summary = demo_seed(
+                now=now, webhook_url=options["webhook_url"], rotate=options["rotate"]
+            )
         except (OperatorInvalid, CatalogueInvalid) as exc:
             raise CommandError(str(exc)) from exc
         request = demo_ticket_request(
