@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "jackpot.api.schema.request_bodies_required",
         "jackpot.api.schema.rate_limited_responses",
+        "jackpot.api.schema.service_responses",
     ],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

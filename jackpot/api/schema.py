@@ -158,3 +158,63 @@ def rate_limited_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, A
             if isinstance(operation, dict) and operation.get("security"):
                 operation["responses"]["429"] = response
     return result
+
+
+def _detail(description: str, example: str, *, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"detail": {"type": "string"}},
+                    "required": ["detail"],
+                },
+                "examples": {"detail": {"value": {"detail": example}}},
+            }
+        },
+    }
+    if retry_after:
+        response["headers"] = {
+            "Retry-After": {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Whole seconds to wait before retrying the same request.",
+            }
+        }
+    return response
+
+
+def service_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: the answers any signed operation may give that
+    no view decides (`jackpot.api.exceptions`, `jackpot.rsgi`): 503 when PostgreSQL or Redis
+    cannot answer in time, 500, and for a request with a body 408 and 413."""
+    unavailable = _detail(
+        "PostgreSQL or Redis could not answer in time (each database call waits at most about "
+        "a second and a half): retry the same request after `Retry-After` seconds; a write "
+        "either committed or did not happen.",
+        "The service is briefly unavailable (database or broker); retry shortly.",
+        retry_after=True,
+    )
+    internal = _detail(
+        "An unexpected failure; nothing was written twice. Retry, or report it.",
+        "Internal error; nothing was written twice. Retry, or contact the engine's staff.",
+    )
+    timeout = _detail(
+        "The body did not arrive within REQUEST_BODY_SECONDS (10 s).",
+        "The request body did not arrive in time.",
+    )
+    too_large = _detail(
+        "The body is larger than 64 KiB, refused before it is read.",
+        "Request body is larger than 65536 bytes.",
+    )
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if not (isinstance(operation, dict) and operation.get("security")):
+                continue
+            responses = operation["responses"]
+            responses.setdefault("503", unavailable)
+            responses.setdefault("500", internal)
+            if method == "post":
+                responses.setdefault("408", timeout)
+                responses.setdefault("413", too_large)
+    return result

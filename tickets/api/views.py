@@ -73,9 +73,9 @@ def _idempotency_key(request: Request) -> str | None:
 
 
 _IDENTITY_400 = error_code_response(
-    [OperatorNotFound, OperatorsNotIdentical],
+    [OperatorNotFound],
     status_code=400,
-    description="Identity errors (checked before the body).",
+    description="No operator of that name (a body-less request cannot be a 115).",
 )
 
 
