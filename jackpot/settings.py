@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
         "jackpot.api.schema.request_bodies_required",
         "jackpot.api.schema.rate_limited_responses",
         "jackpot.api.schema.service_responses",
+        "jackpot.api.schema.hoisted_components",  # last: after every hook that adds schemas
     ],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

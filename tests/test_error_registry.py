@@ -13,6 +13,7 @@ import pytest
 
 from jackpot.api.exceptions import http_status
 from jackpot.core.errors import ALL_ERRORS, ContractError, SettlementError
+from tests.support.openapi import refs_inlined
 
 ROOT = Path(__file__).resolve().parents[1]
 API_ERRORS = [error for error in ALL_ERRORS if not issubclass(error, SettlementError)]
@@ -61,7 +62,7 @@ def test_every_code_is_in_the_docs_table_as_the_registry_defines_it(page, errors
 def schema(client):
     response = client.get("/be/schema", {"format": "json"})
     assert response.status_code == 200
-    return json.loads(response.content)
+    return refs_inlined(json.loads(response.content))
 
 
 def _codes_in(response: dict[str, Any]) -> set[int]:

@@ -4,6 +4,10 @@ here rather than in an operator's build."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -41,3 +45,32 @@ def test_every_signed_operation_declares_the_answers_no_view_decides(client):
             codes = responses.get("400", {}).get("content", {})
             enum = codes.get("application/json", {}).get("schema", {}).get("properties", {})
             assert 115 not in enum.get("code", {}).get("enum", []), (path, method)
+
+
+@pytest.mark.slow
+def test_a_client_generated_from_the_schema_type_checks(client, tmp_path):
+    # given: the schema as an integrator downloads it
+    schema = tmp_path / "schema.json"
+    schema.write_text(client.get("/be/schema", {"format": "json"}).content.decode())
+    config = tmp_path / "generator.yml"
+    config.write_text("post_hooks: []\n")  # no formatter: only what the generator writes
+    venv = Path(sys.executable).parent
+
+    # when: openapi-python-client generates a client, refusing any warning
+    generated = subprocess.run(
+        [str(venv / "openapi-python-client"), "generate", "--path", str(schema),
+         "--output-path", str(tmp_path / "client"), "--config", str(config),
+         "--meta", "none", "--fail-on-warning"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+
+    # then: it type-checks strictly, with one class per component
+    checked = subprocess.run(
+        [str(venv / "mypy"), "--strict", "--ignore-missing-imports", "--no-incremental",
+         "--config-file", "/dev/null", str(tmp_path / "client")],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    models = {path.stem for path in (tmp_path / "client" / "models").glob("*.py")}
+    assert {"ticket", "ticket_with_events", "card", "pick", "validation_error"} <= models

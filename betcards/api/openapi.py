@@ -25,17 +25,20 @@ _TIME = {"type": "string", "example": "2026-12-05T15:00:00.000000"}
 _ZONED_TIME = _TIME | {"description": "The operator's time zone"}
 _ODDS = {"type": "number", "example": 2.55}
 _TEAM = {
+    "x-component": "Team",
     "type": "object",
     "properties": {"id": _INTEGER, "name": {"type": "string"}},
     "required": ["id", "name"],
 }
 _RESULT = {
+    "x-component": "MarketResult",
     "type": "object",
     "nullable": True,
     "description": 'null while unknown, {"winning_bet": ID} or {"void": true}',
     "properties": {"winning_bet": _INTEGER, "void": {"type": "boolean"}},
 }
 _MARKET = {
+    "x-component": "Market",
     "type": "object",
     "properties": {
         "id": _INTEGER,
@@ -45,6 +48,7 @@ _MARKET = {
         "bets": {
             "type": "array",
             "items": {
+                "x-component": "Bet",
                 "type": "object",
                 "properties": {"id": _INTEGER, "name": {"type": "string"}, "odds": _ODDS},
                 "required": ["id", "name", "odds"],
@@ -54,6 +58,7 @@ _MARKET = {
     "required": ["id", "name", "blocked", "result", "bets"],
 }
 _EVENT = {
+    "x-component": "CardEvent",
     "type": "object",
     "properties": {
         "id": _INTEGER,
@@ -66,6 +71,7 @@ _EVENT = {
     "required": ["id", "starts", "operator_time_starts", "home_team", "away_team", "markets"],
 }
 CARD_SCHEMA: dict[str, Any] = {
+    "x-component": "Card",
     "type": "object",
     "properties": {
         "code": {"type": "string"},
@@ -223,6 +229,7 @@ CARD_PICK: dict[str, Any] = {
     "responses": {
         200: _ok(
             {
+                "x-component": "Pick",
                 "type": "object",
                 "properties": {
                     "betcard_code": {"type": "string"},
@@ -233,12 +240,21 @@ CARD_PICK: dict[str, Any] = {
                     "events": {
                         "type": "array",
                         "items": {
+                            "x-component": "PickedEvent",
                             "type": "object",
                             "properties": {"id": _INTEGER, "bet": _INTEGER, "odds": _ODDS},
                             "required": ["id", "bet", "odds"],
                         },
                     },
                 },
+                "required": [
+                    "betcard_code",
+                    "price",
+                    "currency",
+                    "prize",
+                    "bonus_prizes",
+                    "events",
+                ],
             },
             PICK_EXAMPLE,
             "The card's terms and the picked events, in card order.",
@@ -254,6 +270,7 @@ CARD_PICK: dict[str, Any] = {
     },
 }
 _TIER = {
+    "x-component": "PrizeTier",
     "type": "object",
     "properties": {
         "misses": _INTEGER,
@@ -262,6 +279,7 @@ _TIER = {
         "wht_amount": _INTEGER,
         "net_payout": _INTEGER,
     },
+    "required": ["misses", "prize", "gross_payout", "wht_amount", "net_payout"],
 }
 FINANCE_DETAILS: dict[str, Any] = {
     "operation_id": "finance_details",
@@ -275,6 +293,7 @@ FINANCE_DETAILS: dict[str, Any] = {
     "responses": {
         200: _ok(
             {
+                "x-component": "FinanceDetails",
                 "type": "object",
                 "properties": {
                     "price": _INTEGER,

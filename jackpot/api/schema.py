@@ -42,14 +42,20 @@ def error_code_response(
     )
 
 
+DETAIL_SCHEMA: dict[str, Any] = {
+    "x-component": "Detail",
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+"""`{"detail": "..."}`: what the engine answers where no error code applies (403, 404 of an
+unknown path, 408, 413, 500, 503)."""
+
+
 def detail_response(description: str, example: str) -> OpenApiResponse:
     """`{"detail": "..."}` (403 authentication failures, 413)."""
     return OpenApiResponse(
-        response={
-            "type": "object",
-            "properties": {"detail": {"type": "string"}},
-            "required": ["detail"],
-        },
+        response=DETAIL_SCHEMA,
         description=description,
         examples=[OpenApiExample("detail", value={"detail": example}, response_only=True)],
     )
@@ -57,11 +63,13 @@ def detail_response(description: str, example: str) -> OpenApiResponse:
 
 VALIDATION_ERROR_RESPONSE = OpenApiResponse(
     response={
+        "x-component": "ValidationError",
         "type": "object",
         "properties": {
             "detail": {
                 "type": "array",
                 "items": {
+                    "x-component": "FieldError",
                     "type": "object",
                     "properties": {
                         "loc": {
@@ -165,11 +173,7 @@ def _detail(description: str, example: str, *, retry_after: bool = False) -> dic
         "description": description,
         "content": {
             "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"detail": {"type": "string"}},
-                    "required": ["detail"],
-                },
+                "schema": {"$ref": "#/components/schemas/Detail"},
                 "examples": {"detail": {"value": {"detail": example}}},
             }
         },
@@ -217,4 +221,34 @@ def service_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             if method == "post":
                 responses.setdefault("408", timeout)
                 responses.setdefault("413", too_large)
+    return result
+
+
+COMPONENT = "x-component"
+"""Marks an inline schema (`{"x-component": "Ticket", ...}`) as a reusable component."""
+
+
+def hoisted_components(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook (the last): every schema marked `x-component`
+    moves to `components/schemas` under its name and is referred to by `$ref` wherever it
+    was, so generated clients get one `Ticket` or `Card` class, not one per operation."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    # the shared {"detail": ...} schema that service_responses refers to
+    schemas.setdefault("Detail", {k: v for k, v in DETAIL_SCHEMA.items() if k != COMPONENT})
+
+    def hoist(node: Any) -> Any:
+        if isinstance(node, list):
+            return [hoist(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        children = {key: hoist(value) for key, value in node.items() if key != COMPONENT}
+        name = node.get(COMPONENT)
+        if name is None:
+            return children
+        known = schemas.setdefault(name, children)
+        if known != children:
+            raise ValueError(f"two different schemas are named {name!r}")
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    result["paths"] = hoist(result.get("paths", {}))
     return result

@@ -162,6 +162,7 @@ def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
         properties["events"] = {
             "type": "array",
             "items": {
+                "x-component": "TicketEvent",
                 "type": "object",
                 "properties": {
                     "id": integer,
@@ -173,7 +174,12 @@ def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
                 "required": ["id", "bet", "odds", "odds_accepted", "result"],
             },
         }
-    return {"type": "object", "properties": properties, "required": list(properties)}
+    return {
+        "x-component": "TicketWithEvents" if with_events else "Ticket",
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+    }
 
 
 LIST_PARAMETERS = [
