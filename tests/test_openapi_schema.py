@@ -74,3 +74,30 @@ def test_a_client_generated_from_the_schema_type_checks(client, tmp_path):
     assert checked.returncode == 0, checked.stdout[-3000:]
     models = {path.stem for path in (tmp_path / "client" / "models").glob("*.py")}
     assert {"ticket", "ticket_with_events", "card", "pick", "validation_error"} <= models
+
+
+def test_limits_headers_and_descriptions_are_in_the_schema(client):
+    schema = client.get("/be/schema", {"format": "json"}).json()
+    paths = schema["paths"]
+
+    def parameter(path: str, method: str, name: str) -> dict[str, object]:
+        [found] = [p for p in paths[path][method]["parameters"] if p["name"] == name]
+        return dict(found["schema"])
+
+    assert parameter("/be/tickets", "get", "limit") == {
+        "type": "integer", "minimum": 1, "maximum": 100, "default": 10,
+    }  # fmt: skip
+    assert parameter("/be/tickets", "get", "before")["pattern"] == "^[0-9a-f]{24}$"
+    assert "pattern" in parameter("/be/tickets", "get", "created_from")
+    key = parameter("/be/tickets", "post", "Idempotency-Key")
+    assert (key["minLength"], key["maxLength"]) == (1, 255)
+    assert parameter("/bc/jackpots/{code}/pick", "get", "seed")["minimum"] == 0
+    assert parameter("/bc/calculator/finance-details", "get", "price")["minimum"] == 1
+    assert "Link" in paths["/be/tickets"]["get"]["responses"]["200"]["headers"]
+    assert "ETag" in paths["/bc/jackpots/{code}"]["get"]["responses"]["200"]["headers"]
+    for methods in paths.values():
+        for operation in methods.values():
+            assert "405" in operation["responses"]
+            # written for integrators, not the view classes' docstrings
+            assert len(operation["description"]) > 80
+            assert "module docstring" not in operation["description"]

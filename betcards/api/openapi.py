@@ -154,6 +154,13 @@ _ETAG = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="An ETag of an earlier answer: 304 with no body while nothing changed.",
 )
+_ETAG_ANSWER = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description="Changes whenever anything in the answer changes; send it as If-None-Match.",
+)
 _NOT_FOUND = error_code_response(
     [BetcardNotFound], status_code=404, description="Unknown card, or one not offered to you."
 )
@@ -179,6 +186,9 @@ def _ok(schema: dict[str, Any], example: object, description: str) -> OpenApiRes
 CARD_LIST: dict[str, Any] = {
     "operation_id": "betcards_list",
     "summary": "Cards on sale now (or in the given statuses)",
+    "description": "The cards offered to you (unrestricted, or restricted to you), earliest "
+    "first event first: those on sale now, or those in the `status` values given. Served from "
+    "a snapshot refreshed on change: poll with `If-None-Match`.",
     "parameters": [
         OpenApiParameter(
             "status",
@@ -188,6 +198,7 @@ CARD_LIST: dict[str, Any] = {
             description="Repeatable: list the cards in these statuses instead of those on sale.",
         ),
         _ETAG,
+        _ETAG_ANSWER,
     ],
     "responses": {
         200: _ok(
@@ -202,7 +213,10 @@ CARD_LIST: dict[str, Any] = {
 CARD_DETAIL: dict[str, Any] = {
     "operation_id": "betcards_get",
     "summary": "One card: events, teams, markets, results and current odds",
-    "parameters": [_ETAG],
+    "description": "Everything needed to sell a card: its terms, events in card order, teams, "
+    "markets and bets with current odds, and results once known. Send the `ETag` back as "
+    "`If-None-Match`: 304 with no body while nothing changed.",
+    "parameters": [_ETAG, _ETAG_ANSWER],
     "responses": {
         200: _ok(CARD_SCHEMA, CARD_EXAMPLE, "The card, with an ETag."),
         304: _NOT_MODIFIED,
@@ -213,6 +227,9 @@ CARD_DETAIL: dict[str, Any] = {
 CARD_PICK: dict[str, Any] = {
     "operation_id": "betcards_pick",
     "summary": "A quick pick: one bet per event on sale, ready for POST /be/tickets",
+    "description": "One bet per event still on sale, in card order, with the card's terms: "
+    "ready to send as the selection of POST /be/tickets. `favourites` takes each event's "
+    "lowest odds; `random` is uniform, the same for the same `seed`.",
     "parameters": [
         OpenApiParameter(
             "strategy",
@@ -223,7 +240,9 @@ CARD_PICK: dict[str, Any] = {
             "random: uniform.",
         ),
         OpenApiParameter(
-            "seed", int, description="With random: the same seed, the same pick (0 … 2^63-1)."
+            "seed",
+            {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "format": "int64"},
+            description="With random: the same seed, the same pick (0 … 2^63-1).",
         ),
     ],
     "responses": {
@@ -284,8 +303,15 @@ _TIER = {
 FINANCE_DETAILS: dict[str, Any] = {
     "operation_id": "finance_details",
     "summary": "What a ticket costs and what each prize tier pays, after taxes",
+    "description": "Stake, excise and withholding tax of a ticket at `price`, by your current "
+    "tax settings; with `betcard_code`, what a sole winner of each prize tier takes home.",
     "parameters": [
-        OpenApiParameter("price", int, required=True, description="Ticket price in cents (> 0)."),
+        OpenApiParameter(
+            "price",
+            {"type": "integer", "minimum": 1, "maximum": 10**15, "format": "int64"},
+            required=True,
+            description="Ticket price in cents, 1 to 10^15.",
+        ),
         OpenApiParameter(
             "betcard_code", str, description="With a card: its currency and prize tiers."
         ),

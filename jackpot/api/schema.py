@@ -203,6 +203,10 @@ def service_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         "An unexpected failure; nothing was written twice. Retry, or report it.",
         "Internal error; nothing was written twice. Retry, or contact the engine's staff.",
     )
+    not_allowed = _detail(
+        "Another method than the documented ones (with an Allow header naming them).",
+        'Method "DELETE" not allowed.',
+    )
     timeout = _detail(
         "The body did not arrive within REQUEST_BODY_SECONDS (10 s).",
         "The request body did not arrive in time.",
@@ -218,6 +222,7 @@ def service_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             responses = operation["responses"]
             responses.setdefault("503", unavailable)
             responses.setdefault("500", internal)
+            responses.setdefault("405", not_allowed)
             if method == "post":
                 responses.setdefault("408", timeout)
                 responses.setdefault("413", too_large)

@@ -182,13 +182,31 @@ def ticket_response_schema(*, with_events: bool) -> dict[str, Any]:
     }
 
 
+_QUERY_TIME = {
+    "type": "string",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"([Zz]|[+ -][0-9]{2}:[0-9]{2})?$",
+    "example": "2026-12-05T15:00:00",
+}
 LIST_PARAMETERS = [
-    OpenApiParameter("limit", int, description="1-100, default 10"),
-    OpenApiParameter("user_id", str, description="Only this player's tickets (`user_id`)"),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        description="Tickets per page, 1-100, default 10",
+    ),
+    OpenApiParameter(
+        "user_id",
+        {"type": "string", "minLength": 1, "maxLength": 255},
+        description="Only this player's tickets (`user_id`)",
+    ),
     OpenApiParameter(
         "skip_types", str, many=True, description="Repeatable: ticket types to leave out"
     ),
-    OpenApiParameter("betcard_code", str, description="Only this card's tickets"),
+    OpenApiParameter(
+        "betcard_code",
+        {"type": "string", "minLength": 1, "maxLength": 32},
+        description="Only this card's tickets",
+    ),
     OpenApiParameter(
         "status",
         str,
@@ -197,16 +215,33 @@ LIST_PARAMETERS = [
         description="Repeatable: only tickets in these statuses",
     ),
     OpenApiParameter(
-        "created_from", str, description="UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]; created ≥ it"
+        "created_from",
+        _QUERY_TIME,
+        description="YYYY-MM-DDTHH:MM:SS[.ffffff], UTC, or with Z or an offset (+ sent as "
+        "%2B); created ≥ it",
     ),
     OpenApiParameter(
-        "created_to", str, description="UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]; created < it"
+        "created_to",
+        _QUERY_TIME,
+        description="As created_from; created < it",
     ),
     OpenApiParameter(
-        "before", str, description="A ticket id: only older tickets (the next page, see Link)"
+        "before",
+        {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+        description="A ticket id: only older tickets (the next page, see Link)",
     ),
     OpenApiParameter(
-        "reference", str, description="Only the ticket of this purchase (its `reference`)"
+        "reference",
+        {"type": "string", "pattern": "^[\\x21-\\x7e]{1,64}$"},
+        description="Only the ticket of this purchase (its `reference`)",
     ),
 ]
+LINK_HEADER = OpenApiParameter(
+    "Link",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description='`<...the same query...&before=ID>; rel="next"` while more tickets match; '
+    "absent on the last page.",
+)
 """The query parameters of GET /be/tickets (contract.md § GET /be/tickets)."""

@@ -33,6 +33,7 @@ from jackpot.core.errors import (
 )
 from operators.api import OperatorApi
 from tickets.api.openapi import (
+    LINK_HEADER,
     LIST_PARAMETERS,
     PLACEMENT_400_ERRORS,
     ticket_place_request_schema,
@@ -81,7 +82,7 @@ _IDENTITY_400 = error_code_response(
 
 _IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
     OpenApiParameter.HEADER,
     description="Optional, per operator: a repeat with the same key and body returns the first "
     "answer and creates nothing; another body gets 409. A replayed signed request (same "
@@ -167,6 +168,11 @@ class TicketsApi(OperatorApi):
     @extend_schema(
         operation_id="ticket_place",
         summary="Create a jackpot ticket (the player is debited by ticket_create)",
+        description="Sells a ticket on an open card: one bet per event, at odds within `odds_diff` "
+        "percent of the current ones. The engine then sends `ticket_create` to your PAM, which "
+        "takes the price from the player's wallet. Send a `reference` with every purchase: a "
+        "repeat answers the first ticket with `Replayed: true`. Refusals come in the documented "
+        "order of checks (400 with a code).",
         request={"application/json": ticket_place_request_schema()},
         parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER],
         responses={
@@ -180,7 +186,10 @@ class TicketsApi(OperatorApi):
     @extend_schema(
         operation_id="tickets_list",
         summary="Your tickets, newest first, a page at a time",
-        parameters=LIST_PARAMETERS,
+        description="Your tickets, newest first, each with its events, filtered by player, card, "
+        'status, type, creation time or reference. Follow the `Link: <...>; rel="next"` header '
+        "to the next page; the last page has none.",
+        parameters=[*LIST_PARAMETERS, LINK_HEADER],
         responses={
             200: OpenApiResponse(
                 {"type": "array", "items": ticket_response_schema(with_events=True)},
@@ -222,6 +231,9 @@ class TicketReserveApi(OperatorApi):
     @extend_schema(
         operation_id="ticket_reserve",
         summary="Reserve a ticket, paid later (ticket_reserve: no money moves)",
+        description="For players who pay outside the wallet: the same body and checks as a "
+        "placement; the ticket is `reserved` and the PAM gets `ticket_reserve` (no money moves). "
+        "Report the payment with POST /be/tickets/{identifier}/paid before `Reserved-Until`.",
         request={"application/json": ticket_place_request_schema()},
         parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER, _RESERVED_UNTIL],
         responses={
@@ -240,6 +252,9 @@ class TicketPaidApi(OperatorApi):
     @extend_schema(
         operation_id="ticket_paid",
         summary="Report a reservation paid: it becomes an open ticket",
+        description="The player paid a reservation outside the wallet: the ticket becomes `open` "
+        "and takes part in settlement. No webhook follows. A repeat (same signature or "
+        "Idempotency-Key) answers the first answer with `Replayed: true`.",
         request=None,
         parameters=[_IDEMPOTENCY_HEADER, _REPLAYED_HEADER],
         responses={
@@ -282,7 +297,9 @@ class TicketPaidApi(OperatorApi):
 class TicketDetailApi(OperatorApi):
     @extend_schema(
         operation_id="ticket_get",
-        summary="Read a ticket by id or code",
+        summary="Read a ticket by id, code or reference",
+        description="One of your tickets by its id, its code or your `reference`, with its events "
+        "and their results once known. Another operator's ticket is a 404, like an unknown one.",
         responses={
             200: OpenApiResponse(
                 ticket_response_schema(with_events=True), "The ticket with its events."
