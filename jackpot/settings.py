@@ -231,15 +231,24 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jackpot Bet Engine API",
-    "DESCRIPTION": "Operator-facing API of the jackpot bet engine (see README for error codes).",
+    "DESCRIPTION": (
+        "The jackpot bet engine's operator API: sell tickets on jackpot cards (/be/) and read "
+        "what you can sell (/bc/). Sign every request with the headers timestamp, "
+        "operator-name and signature (HMAC-SHA256 of {timestamp}{body} with your secret). "
+        "Business refusals are 400 {code, message} (each operation lists its codes); "
+        "`webhooks` lists what the engine POSTs to your PAM."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "OAS_VERSION": "3.1.0",  # the PAM webhooks as `webhooks` (tickets.api.openapi)
     "SWAGGER_UI_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "jackpot.api.schema.request_bodies_required",
         "jackpot.api.schema.rate_limited_responses",
         "jackpot.api.schema.service_responses",
+        "tickets.api.openapi.documented_webhooks",
+        "jackpot.api.schema.nullable_as_31",
         "jackpot.api.schema.hoisted_components",  # last: after every hook that adds schemas
     ],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

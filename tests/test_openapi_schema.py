@@ -101,3 +101,25 @@ def test_limits_headers_and_descriptions_are_in_the_schema(client):
             # written for integrators, not the view classes' docstrings
             assert len(operation["description"]) > 80
             assert "module docstring" not in operation["description"]
+
+
+def test_the_pam_webhooks_are_documented_as_openapi_31_webhooks(client):
+    from tests.tickets.webhooks.helpers import CREATE_FIELDS, DISCARD_FIELDS
+
+    schema = client.get("/be/schema", {"format": "json"}).json()
+
+    assert schema["openapi"] == "3.1.0"
+    assert set(schema["webhooks"]) == {
+        "ticket_create", "ticket_reserve", "ticket_discard", "ticket_refund", "ticket_win",
+        "ticket_lost", "ticket_void", "ticket_rollback", "ticket_closed",
+    }  # fmt: skip
+
+    def data(action: str) -> dict[str, object]:
+        body = schema["webhooks"][action]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["properties"]["action"] == {"const": action}
+        return dict(body["schema"]["properties"]["data"])
+
+    assert list(data("ticket_create")["properties"]) == CREATE_FIELDS  # type: ignore[call-overload]
+    assert list(data("ticket_discard")["properties"]) == DISCARD_FIELDS  # type: ignore[call-overload]
+    assert data("ticket_create")["properties"]["reference"] == {"type": ["string", "null"]}  # type: ignore[index]
+    assert "README" not in schema["info"]["description"]

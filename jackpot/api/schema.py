@@ -257,3 +257,24 @@ def hoisted_components(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
     result["paths"] = hoist(result.get("paths", {}))
     return result
+
+
+def nullable_as_31(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook for OpenAPI 3.1: the schemas written by hand say
+    `"nullable": true` (3.0); in 3.1 a schema is JSON Schema, where null is a type."""
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        converted = {key: convert(value) for key, value in node.items() if key != "nullable"}
+        if node.get("nullable") is True:
+            kind = node.get("type")
+            if isinstance(kind, str):
+                converted["type"] = [kind, "null"]
+            elif "$ref" not in node and "type" not in node:
+                converted = {"oneOf": [converted, {"type": "null"}]}
+        return converted
+
+    return convert(result)  # type: ignore[no-any-return]

@@ -20,7 +20,18 @@ from tickets.api.parsing import (
     REQUIRED_FIELDS,
     STRING_LIMITS,
 )
-from tickets.models import TICKET_TYPES, TicketStatus
+from tickets.models import TICKET_TYPES, Ticket, TicketStatus, WebhookAction
+from tickets.outbox.payloads import (
+    TICKET_CLOSED,
+    TICKET_CREATE,
+    TICKET_DISCARD,
+    TICKET_REFUND,
+    TICKET_RESERVE,
+    TICKET_RESULT,
+    TICKET_ROLLBACK,
+    Field,
+    Webhook,
+)
 
 PLACEMENT_400_ERRORS = tuple(
     error for error in ALL_ERRORS if issubclass(error, IdentityError | PlacementError)
@@ -245,3 +256,81 @@ LINK_HEADER = OpenApiParameter(
     "absent on the last page.",
 )
 """The query parameters of GET /be/tickets (contract.md § GET /be/tickets)."""
+
+
+# ----------------------------------------------------------------------------- webhooks
+_WEBHOOKS: dict[str, tuple[Webhook, str]] = {
+    WebhookAction.TICKET_CREATE: (TICKET_CREATE, "Take the ticket's price from the player."),
+    WebhookAction.TICKET_RESERVE: (TICKET_RESERVE, "A reservation (pay later): no money moves."),
+    WebhookAction.TICKET_DISCARD: (
+        TICKET_DISCARD,
+        "Undo a ticket_create or ticket_reserve that did not go through, or an expired "
+        "reservation (`reason`).",
+    ),
+    WebhookAction.TICKET_REFUND: (
+        TICKET_REFUND,
+        "Give the price back: staff cancelled a ticket that was debited or paid.",
+    ),
+    WebhookAction.TICKET_WIN: (TICKET_RESULT, "Settled, won: credit `net_payout`."),
+    WebhookAction.TICKET_LOST: (TICKET_RESULT, "Settled, lost: nothing to pay."),
+    WebhookAction.TICKET_VOID: (TICKET_RESULT, "Settled void: refund `price`."),
+    WebhookAction.TICKET_ROLLBACK: (
+        TICKET_ROLLBACK,
+        "A result is being corrected: the ticket is open again; its new result follows.",
+    ),
+    WebhookAction.TICKET_CLOSED: (TICKET_CLOSED, "The ticket is final from now on."),
+}
+
+
+def _field_schema(field: Field) -> dict[str, Any]:
+    kind = {"text": "string", "integer": "integer", "percent": "number"}[field.kind.value]
+    source = field.source
+    nullable = not source.startswith(("%", "operator.")) and Ticket._meta.get_field(source).null
+    return {"type": [kind, "null"] if nullable else kind}
+
+
+def documented_webhooks(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: the PAM webhooks the engine sends, as OpenAPI
+    3.1 `webhooks`, their bodies from the same field tables that render them
+    (`tickets.outbox.payloads`), so a generator sees what a PAM receives."""
+    signature_headers = [
+        {"name": "timestamp", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "Unix seconds."},
+        {"name": "signature", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "HMAC-SHA256 (lower-case hex) of `{timestamp}{body}` with the "
+         "operator's secret, as requests are signed; during a secret rotation two, newest "
+         "first, comma-separated."},
+    ]  # fmt: skip
+    webhooks = {}
+    for action, (webhook, description) in _WEBHOOKS.items():
+        data = {
+            "type": "object",
+            "properties": {field.key: _field_schema(field) for field in webhook.fields},
+            "required": [field.key for field in webhook.fields],
+        }
+        webhooks[str(action)] = {
+            "post": {
+                "summary": f"{action}: {description}",
+                "description": "POSTed to the operator's webhook URL, compact JSON, fields "
+                "in this order, nulls included. Answer 2xx once handled: the ticket id is "
+                "the idempotency key, and the engine retries network errors, timeouts "
+                "and 5xx; a 4xx to ticket_create or ticket_reserve cancels the ticket.",
+                "operationId": f"webhook_{action}",
+                "parameters": signature_headers,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"action": {"const": str(action)}, "data": data},
+                                "required": ["action", "data"],
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": {"description": "Handled (any 2xx, any body)."}},
+            }
+        }
+    result["webhooks"] = webhooks
+    return result
