@@ -14,20 +14,33 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from jackpot.core.errors import ContractError, RateLimited
 
+API_ERROR_SCHEMA: dict[str, Any] = {
+    "x-component": "ApiError",
+    "type": "object",
+    "description": "A documented refusal: its code and the platform's message; some carry more "
+    "keys after them (109 and 110: `event_id`, 110: `current_odds`).",
+    "properties": {
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "event_id": {"type": "integer", "format": "int64"},
+        "current_odds": {"type": "number"},
+    },
+    "required": ["code", "message"],
+}
+
 
 def error_code_response(
     errors: Sequence[type[ContractError]], *, status_code: int, description: str
 ) -> OpenApiResponse:
-    """`{"code": N, "message": "..."}` restricted to `errors`, one example per code."""
+    """`{"code": N, "message": "..."}` (the shared ApiError component), its code restricted
+    to `errors` here, one example per code."""
     table = "\n".join(f"| {error.code} | {error.template} |" for error in errors)
     return OpenApiResponse(
         response={
-            "type": "object",
+            "allOf": [API_ERROR_SCHEMA],
             "properties": {
                 "code": {"type": "integer", "enum": [error.code for error in errors]},
-                "message": {"type": "string"},
             },
-            "required": ["code", "message"],
         },
         description=f"{description}\n\n| code | message |\n|---|---|\n{table}",
         examples=[
