@@ -269,6 +269,8 @@ def hoisted_components(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{name}"}
 
     result["paths"] = hoist(result.get("paths", {}))
+    if "webhooks" in result:
+        result["webhooks"] = hoist(result["webhooks"])
     return result
 
 

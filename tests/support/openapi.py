@@ -20,4 +20,7 @@ def refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
             return inline(components[reference.rsplit("/", 1)[-1]])
         return {key: inline(value) for key, value in node.items()}
 
-    return {**schema, "paths": inline(schema["paths"])}
+    inlined = {**schema, "paths": inline(schema["paths"])}
+    if "webhooks" in schema:
+        inlined["webhooks"] = inline(schema["webhooks"])
+    return inlined

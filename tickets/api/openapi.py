@@ -282,6 +282,16 @@ _WEBHOOKS: dict[str, tuple[Webhook, str]] = {
 }
 
 
+_DATA_NAMES = {
+    TICKET_CREATE.fields: "TicketCreateData",  # ticket_reserve's too
+    TICKET_DISCARD.fields: "MoneyBackData",  # ticket_discard and ticket_refund
+    TICKET_RESULT.fields: "TicketResultData",  # ticket_win, ticket_lost, ticket_void
+    TICKET_ROLLBACK.fields: "TicketRollbackData",
+    TICKET_CLOSED.fields: "TicketClosedData",
+}
+"""The component each webhook's `data` is (webhooks with the same fields share one)."""
+
+
 def _field_schema(field: Field) -> dict[str, Any]:
     kind = {"text": "string", "integer": "integer", "percent": "number"}[field.kind.value]
     source = field.source
@@ -304,6 +314,7 @@ def documented_webhooks(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
     webhooks = {}
     for action, (webhook, description) in _WEBHOOKS.items():
         data = {
+            "x-component": _DATA_NAMES[webhook.fields],
             "type": "object",
             "properties": {field.key: _field_schema(field) for field in webhook.fields},
             "required": [field.key for field in webhook.fields],
