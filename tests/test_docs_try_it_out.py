@@ -8,7 +8,9 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
+from operators.models import Operator
 from tests.support.sample import sample_setup
 from tests.support.web import WebServer
 
@@ -22,7 +24,17 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def operator() -> Operator:
+    """The sample operator, set up before the browser starts: inside Playwright's event loop
+    Django would use another connection than the test's. A connection an earlier test of
+    this process ended (test_database_outage terminates the database's sessions) is
+    replaced first."""
+    connection.close_if_unusable_or_obsolete()
+    return sample_setup().operator
+
+
+@pytest.fixture
+def page(operator: Operator, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own database
@@ -61,15 +73,15 @@ def _try_it_out(page, operation: str) -> str:
     return str(page.inner_text(status)).strip()
 
 
-def test_try_it_out_is_signed_with_the_secret_kept_in_the_browser(page):
-    operator = sample_setup().operator
+def test_try_it_out_is_signed_with_the_secret_kept_in_the_browser(operator, page):
+    secret = operator.secret_key  # decrypted here, before the page is driven
     with WebServer() as server:
         page.goto(f"{server.url}/be/docs")
         _loaded(page)
 
         unsigned = _try_it_out(page, "bc-betcards_list")
         page.fill("#jackpot-signing [name=operator]", operator.name)
-        page.fill("#jackpot-signing [name=secret]", operator.secret_key)
+        page.fill("#jackpot-signing [name=secret]", secret)
         page.click("#jackpot-signing button[type=submit]")
         page.reload()
         _loaded(page)
