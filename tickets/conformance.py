@@ -30,19 +30,20 @@ from operators.models import ExciseType, Operator
 from operators.signing import signature
 from tickets import identifiers
 from tickets.models import Ticket, TicketResult, TicketStatus
-from tickets.outbox.payloads import (
-    TICKET_CLOSED,
-    TICKET_CREATE,
-    TICKET_DISCARD,
-    TICKET_REFUND,
-    TICKET_RESERVE,
-    TICKET_RESULT,
-    TICKET_ROLLBACK,
-    Webhook,
-    body,
-)
+from tickets.outbox.payloads import TICKET_CREATE, WEBHOOKS, body
 
 STALE_SECONDS = 600
+_SAMPLE_OF: dict[str, tuple[str, dict[str, str]]] = {
+    "ticket_discard": (TicketResult.VOID, {"reason": "pam_refused"}),
+    "ticket_refund": (TicketResult.VOID, {"reason": "staff_cancelled"}),
+    "ticket_win": (TicketResult.WON, {}),
+    "ticket_lost": (TicketResult.LOST, {}),
+    "ticket_void": (TicketResult.VOID, {}),
+    "ticket_rollback": (TicketResult.PENDING, {"reason": "result corrected"}),
+    "ticket_closed": (TicketResult.WON, {}),
+}
+"""Per webhook (`WEBHOOKS`), the made-up ticket's result and the webhook's parameters; the
+others: a pending ticket, none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,18 +187,8 @@ def conformance_run(
     report = Report()
     token = f"conformance-player-{secrets.token_hex(4)}"
 
-    kinds: list[tuple[str, Webhook, str, dict[str, str]]] = [
-        ("ticket_create", TICKET_CREATE, TicketResult.PENDING, {}),
-        ("ticket_reserve", TICKET_RESERVE, TicketResult.PENDING, {}),
-        ("ticket_discard", TICKET_DISCARD, TicketResult.VOID, {"reason": "pam_refused"}),
-        ("ticket_refund", TICKET_REFUND, TicketResult.VOID, {"reason": "staff_cancelled"}),
-        ("ticket_win", TICKET_RESULT, TicketResult.WON, {}),
-        ("ticket_lost", TICKET_RESULT, TicketResult.LOST, {}),
-        ("ticket_void", TICKET_RESULT, TicketResult.VOID, {}),
-        ("ticket_rollback", TICKET_ROLLBACK, TicketResult.PENDING, {"reason": "result corrected"}),
-        ("ticket_closed", TICKET_CLOSED, TicketResult.WON, {}),
-    ]
-    for name, webhook, result, params in kinds:
+    for name, webhook in WEBHOOKS.items():
+        result, params = _SAMPLE_OF.get(name, (TicketResult.PENDING, {}))
         ticket = sample_ticket(operator, token=token, result=result)
         answer = session.post(body(webhook, ticket, **params))
         report.checks.append(Check(f"{name} accepted", answer.accepted, str(answer)))

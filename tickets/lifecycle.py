@@ -200,7 +200,7 @@ def _pay(operator: Operator, identifier: str, keys: WriteKeys) -> PaidTicket:
         ticket.updated_at = now
         ticket.save(update_fields=["status", "approved", "paid_at", "updated_at"])
         body = ticket_body(ticket, ticket.betcard.code)
-        if (keys.signature or keys.idempotency_key) and not receipt_insert(
+        if keys.keyed and not receipt_insert(
             receipt_row(keys=keys, ticket=ticket, response=body, now=now)
         ):
             raise _KeyTaken

@@ -55,6 +55,12 @@ class WriteKeys:
     """What the call acts on beyond its body: `paid`'s ticket identifier."""
 
     @property
+    def keyed(self) -> bool:
+        """Whether a repeat could be recognised (a signature, a key or a reference): only
+        then is a receipt written."""
+        return bool(self.signature or self.idempotency_key or self.reference)
+
+    @property
     def signature_key(self) -> str | None:
         """The signature covers the timestamp and the body, not the path: the endpoint and
         its target are part of the key, so that two tickets paid in the same second (both

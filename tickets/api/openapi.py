@@ -25,12 +25,10 @@ from tickets.outbox.payloads import (
     TICKET_CLOSED,
     TICKET_CREATE,
     TICKET_DISCARD,
-    TICKET_REFUND,
-    TICKET_RESERVE,
     TICKET_RESULT,
     TICKET_ROLLBACK,
+    WEBHOOKS,
     Field,
-    Webhook,
 )
 
 PLACEMENT_400_ERRORS = tuple(
@@ -259,26 +257,19 @@ LINK_HEADER = OpenApiParameter(
 
 
 # ----------------------------------------------------------------------------- webhooks
-_WEBHOOKS: dict[str, tuple[Webhook, str]] = {
-    WebhookAction.TICKET_CREATE: (TICKET_CREATE, "Take the ticket's price from the player."),
-    WebhookAction.TICKET_RESERVE: (TICKET_RESERVE, "A reservation (pay later): no money moves."),
-    WebhookAction.TICKET_DISCARD: (
-        TICKET_DISCARD,
-        "Undo a ticket_create or ticket_reserve that did not go through, or an expired "
-        "reservation (`reason`).",
-    ),
-    WebhookAction.TICKET_REFUND: (
-        TICKET_REFUND,
-        "Give the price back: staff cancelled a ticket that was debited or paid.",
-    ),
-    WebhookAction.TICKET_WIN: (TICKET_RESULT, "Settled, won: credit `net_payout`."),
-    WebhookAction.TICKET_LOST: (TICKET_RESULT, "Settled, lost: nothing to pay."),
-    WebhookAction.TICKET_VOID: (TICKET_RESULT, "Settled void: refund `price`."),
-    WebhookAction.TICKET_ROLLBACK: (
-        TICKET_ROLLBACK,
-        "A result is being corrected: the ticket is open again; its new result follows.",
-    ),
-    WebhookAction.TICKET_CLOSED: (TICKET_CLOSED, "The ticket is final from now on."),
+_WEBHOOK_PURPOSES: dict[str, str] = {
+    WebhookAction.TICKET_CREATE: "Take the ticket's price from the player.",
+    WebhookAction.TICKET_RESERVE: "A reservation (pay later): no money moves.",
+    WebhookAction.TICKET_DISCARD: "Undo a ticket_create or ticket_reserve that did not go "
+    "through, or an expired reservation (`reason`).",
+    WebhookAction.TICKET_REFUND: "Give the price back: staff cancelled a ticket that was "
+    "debited or paid.",
+    WebhookAction.TICKET_WIN: "Settled, won: credit `net_payout`.",
+    WebhookAction.TICKET_LOST: "Settled, lost: nothing to pay.",
+    WebhookAction.TICKET_VOID: "Settled void: refund `price`.",
+    WebhookAction.TICKET_ROLLBACK: "A result is being corrected: the ticket is open again; "
+    "its new result follows.",
+    WebhookAction.TICKET_CLOSED: "The ticket is final from now on.",
 }
 
 
@@ -312,7 +303,8 @@ def documented_webhooks(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
          "first, comma-separated."},
     ]  # fmt: skip
     webhooks = {}
-    for action, (webhook, description) in _WEBHOOKS.items():
+    for action, webhook in WEBHOOKS.items():
+        description = _WEBHOOK_PURPOSES[action]
         data = {
             "x-component": _DATA_NAMES[webhook.fields],
             "type": "object",

@@ -174,6 +174,20 @@ TICKET_ROLLBACK = Webhook(
     ),
 )
 
+WEBHOOKS: dict[str, Webhook] = {
+    WebhookAction.TICKET_CREATE: TICKET_CREATE,
+    WebhookAction.TICKET_RESERVE: TICKET_RESERVE,
+    WebhookAction.TICKET_DISCARD: TICKET_DISCARD,
+    WebhookAction.TICKET_REFUND: TICKET_REFUND,
+    WebhookAction.TICKET_WIN: TICKET_RESULT,
+    WebhookAction.TICKET_LOST: TICKET_RESULT,
+    WebhookAction.TICKET_VOID: TICKET_RESULT,
+    WebhookAction.TICKET_ROLLBACK: TICKET_ROLLBACK,
+    WebhookAction.TICKET_CLOSED: TICKET_CLOSED,
+}
+"""Every webhook a PAM receives, by action, with its fields (the schema's `webhooks`, the
+PAM conformance kit)."""
+
 RESULT_ACTIONS = {
     TicketResult.WON: WebhookAction.TICKET_WIN,
     TicketResult.LOST: WebhookAction.TICKET_LOST,

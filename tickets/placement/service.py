@@ -187,7 +187,6 @@ class _Sale:
         )
         body = ticket_body(ticket, self.card.code)
         keys = self.receipt
-        has_keys = keys.signature or keys.idempotency_key or keys.reference
         return ticket_write(
             Decided(
                 ticket=ticket,
@@ -196,7 +195,7 @@ class _Sale:
                 body=body,
                 receipt=(
                     receipt_row(keys=keys, ticket=ticket, response=body, now=created)
-                    if has_keys
+                    if keys.keyed
                     else None
                 ),
             )
